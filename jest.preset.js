@@ -2,7 +2,7 @@
 // which is much faster than ts-jest and works with TypeScript 6. Type checking is `npm run build`'s job.
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: require.resolve('./jest.environment.js'),
   transform: {
     '^.+\\.(t|j)s$': [
       '@swc/jest',
