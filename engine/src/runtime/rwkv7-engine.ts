@@ -39,11 +39,14 @@ export class Rwkv7Engine {
   readonly weights: WeightDType;
   readonly prefillChunk: number;
 
+  private ckpt: Rwkv7Checkpoint | undefined;
+
   private constructor(
-    private readonly ckpt: Rwkv7Checkpoint,
+    ckpt: Rwkv7Checkpoint,
     readonly fingerprint: string,
     private readonly options: EngineOptions,
   ) {
+    this.ckpt = ckpt;
     this.config = ckpt.config;
     this.stateSize = stateFloats(ckpt.config);
     this.weights = options.weights ?? 'fp32';
@@ -62,6 +65,14 @@ export class Rwkv7Engine {
   /** Builds (or finds in the cache) and opens every graph now rather than on first use. */
   async warmUp(kinds: GraphKind[] = ['step', 'prefill']): Promise<void> {
     await Promise.all(kinds.map((k) => this.session(k)));
+  }
+
+  /**
+   * Drops the reference to the checkpoint's tensors so they can be garbage-collected; sessions already
+   * open keep working, but a graph not yet opened can no longer be built.
+   */
+  dropCheckpoint(): void {
+    this.ckpt = undefined;
   }
 
   /** Advances B agents by one token each. `state` is [B, S]; a new state array is returned. */
@@ -148,6 +159,7 @@ export class Rwkv7Engine {
       kind === 'step'
         ? { kind: 'step', weights: this.weights }
         : { kind: 'prefill', chunk: this.prefillChunk, logits: kind === 'evaluate' ? 'all' : 'last', weights: this.weights };
+    if (!this.ckpt) throw new Error(`the ${kind} graph was not opened before the checkpoint was dropped`);
     const { modelPath } = cachedGraph(this.ckpt, this.fingerprint, spec, this.options.cacheDir ?? defaultCacheDir());
     return ort.InferenceSession.create(modelPath, sessionOptions(this.options));
   }
