@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { CheckpointError } from './checkpoint-error.js';
 
 /**
@@ -45,8 +45,11 @@ export interface FileSource extends ByteSource {
 export async function openFileSource(path: string): Promise<FileSource> {
   let fh: FileHandle;
   try {
+    // Check first: opening a FIFO for reading would block until someone writes to it.
+    if (!(await stat(path)).isFile()) throw new CheckpointError(path, 'not a regular file');
     fh = await open(path, 'r');
   } catch (err) {
+    if (err instanceof CheckpointError) throw err;
     throw new CheckpointError(path, `cannot open: ${(err as Error).message}`, { cause: err });
   }
   let size: number;
@@ -71,7 +74,10 @@ export async function openFileSource(path: string): Promise<FileSource> {
         const chunk = Math.min(length - done, 1 << 30);
         const { bytesRead } = await fh.read(out, done, chunk, offset + done);
         if (bytesRead === 0) {
-          throw new CheckpointError(path, `${what}: file ended at byte ${offset + done} (changed while reading?)`);
+          throw new CheckpointError(
+            path,
+            `${what}: file ended at byte ${offset + done} (changed while reading?)`,
+          );
         }
         done += bytesRead;
       }

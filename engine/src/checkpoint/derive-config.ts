@@ -24,17 +24,27 @@ export function deriveConfig(tensors: ReadonlyMap<string, StoredTensor>, sourceP
   const [vocabSize, nEmbd] = shapeOf('emb.weight', 2);
   const [nHead, headSize] = shapeOf('blocks.0.att.r_k', 2);
   if (nHead * headSize !== nEmbd) {
-    fail(`blocks.0.att.r_k shape [${nHead}, ${headSize}] does not match n_embd ${nEmbd} (n_head * head_size must equal it)`);
+    fail(
+      `blocks.0.att.r_k shape [${nHead}, ${headSize}] does not match n_embd ${nEmbd} (n_head * head_size must equal it)`,
+    );
   }
-  let maxBlock = -1;
+  const blocks = new Set<number>();
   for (const name of tensors.keys()) {
     const m = /^blocks\.(\d+)\./.exec(name);
-    if (m) maxBlock = Math.max(maxBlock, Number(m[1]));
+    if (m) blocks.add(Number(m[1]));
   }
-  const nLayer = maxBlock + 1;
+  const nLayer = [...blocks].reduce((a, b) => Math.max(a, b), -1) + 1;
+  // Distinct indices whose max+1 equals their count are exactly 0..n-1; checked before any per-layer
+  // loop, so a corrupt name like `blocks.99999999.x` cannot make validation run for ages.
+  if (blocks.size !== nLayer) {
+    fail(
+      `block indices are not 0..${nLayer - 1} (found ${blocks.size} distinct blocks, largest index ${nLayer - 1})`,
+    );
+  }
   // Layer 0 may lack the value-residual LoRA; take its rank from layer 1 when there is one.
   const vLayer = nLayer > 1 ? 1 : 0;
-  const hasV0 = tensors.has('blocks.0.att.v1') || tensors.has('blocks.0.att.v2') || tensors.has('blocks.0.att.v0');
+  const hasV0 =
+    tensors.has('blocks.0.att.v1') || tensors.has('blocks.0.att.v2') || tensors.has('blocks.0.att.v0');
   const config: Rwkv7Config = {
     nLayer,
     nEmbd,

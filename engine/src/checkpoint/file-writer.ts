@@ -50,7 +50,10 @@ export class FileWriter {
 }
 
 /** Runs `body` against a FileWriter, committing on success and cleaning up (as a CheckpointError) on failure. */
-export async function writeFileAtomically(path: string, body: (w: FileWriter) => Promise<void>): Promise<void> {
+export async function writeFileAtomically(
+  path: string,
+  body: (w: FileWriter) => Promise<void>,
+): Promise<void> {
   const w = await FileWriter.create(path);
   try {
     await body(w);

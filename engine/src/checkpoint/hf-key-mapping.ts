@@ -46,13 +46,22 @@ const TOP: Record<string, string> = {
   'lm_head.weight': 'head.weight',
 };
 const NORMS: Record<string, string> = { pre_norm: 'ln0', attn_norm: 'ln1', ffn_norm: 'ln2' };
-const PROJ: Record<string, string> = { r_proj: 'receptance', k_proj: 'key', v_proj: 'value', o_proj: 'output' };
+const PROJ: Record<string, string> = {
+  r_proj: 'receptance',
+  k_proj: 'key',
+  v_proj: 'value',
+  o_proj: 'output',
+};
 const X_X_ORDER = ['r', 'w', 'k', 'v', 'a', 'g'];
 
-export function mapHfToOfficial(tensors: ReadonlyMap<string, StoredTensor>, sourcePath: string): Map<string, StoredTensor> {
+export function mapHfToOfficial(
+  tensors: ReadonlyMap<string, StoredTensor>,
+  sourcePath: string,
+): Map<string, StoredTensor> {
   const out = new Map<string, StoredTensor>();
   const put = (hfName: string, name: string, t: StoredTensor) => {
-    if (out.has(name)) throw new CheckpointError(sourcePath, `HF tensors map twice onto ${name} (second: ${hfName})`);
+    if (out.has(name))
+      throw new CheckpointError(sourcePath, `HF tensors map twice onto ${name} (second: ${hfName})`);
     out.set(name, t);
   };
   for (const [hfName, t] of tensors) {
@@ -62,20 +71,27 @@ export function mapHfToOfficial(tensors: ReadonlyMap<string, StoredTensor>, sour
       continue;
     }
     const m = /^layers\.(\d+)\.(.+)$/.exec(name);
-    if (!m) throw new CheckpointError(sourcePath, `cannot map HF tensor ${hfName} to an official RWKV-7 name`);
+    if (!m)
+      throw new CheckpointError(sourcePath, `cannot map HF tensor ${hfName} to an official RWKV-7 name`);
     const b = `blocks.${m[1]}.`;
     const rest = m[2];
     let r: RegExpExecArray | null;
-    if ((r = /^(pre_norm|attn_norm|ffn_norm)\.(weight|bias)$/.exec(rest))) put(hfName, `${b}${NORMS[r[1]]}.${r[2]}`, t);
+    if ((r = /^(pre_norm|attn_norm|ffn_norm)\.(weight|bias)$/.exec(rest)))
+      put(hfName, `${b}${NORMS[r[1]]}.${r[2]}`, t);
     else if ((r = /^attn\.(x_[rwkvag]|k_k|k_a|r_k)$/.exec(rest))) put(hfName, `${b}att.${r[1]}`, t);
     else if (rest === 'attn.x_x') {
       if (t.shape.length !== 2 || t.shape[0] !== 6) {
         throw new CheckpointError(sourcePath, `HF tensor ${hfName} has shape [${t.shape}], expected [6, C]`);
       }
       X_X_ORDER.forEach((x, i) => put(hfName, `${b}att.x_${x}`, row(t, i)));
-    } else if ((r = /^attn\.([rkvo]_proj)\.weight$/.exec(rest))) put(hfName, `${b}att.${PROJ[r[1]]}.weight`, t);
+    } else if ((r = /^attn\.([rkvo]_proj)\.weight$/.exec(rest)))
+      put(hfName, `${b}att.${PROJ[r[1]]}.weight`, t);
     else if ((r = /^attn\.([wavg])_lora\.lora\.([02])\.weight$/.exec(rest))) {
-      if (t.shape.length !== 2) throw new CheckpointError(sourcePath, `HF LoRA weight ${hfName} has shape [${t.shape}], expected 2-D`);
+      if (t.shape.length !== 2)
+        throw new CheckpointError(
+          sourcePath,
+          `HF LoRA weight ${hfName} has shape [${t.shape}], expected 2-D`,
+        );
       put(hfName, `${b}att.${r[1]}${r[2] === '0' ? 1 : 2}`, transpose2d(t));
     } else if ((r = /^attn\.([wav])_lora\.lora\.2\.bias$/.exec(rest))) put(hfName, `${b}att.${r[1]}0`, t);
     else if ((r = /^attn\.g_norm\.(weight|bias)$/.exec(rest))) put(hfName, `${b}att.ln_x.${r[1]}`, t);

@@ -1,6 +1,11 @@
 /** Checkpoint loading (.pth / .safetensors, official or HF names) and generation. See README.md. */
 export { CheckpointError } from './checkpoint-error.js';
-export { loadCheckpoint, checkpointFingerprint, checkpointFromTensors, readCheckpointTensors } from './load-checkpoint.js';
+export {
+  loadCheckpoint,
+  checkpointFingerprint,
+  checkpointFromTensors,
+  readCheckpointTensors,
+} from './load-checkpoint.js';
 export type { CheckpointFormat } from './load-checkpoint.js';
 export { deriveConfig } from './derive-config.js';
 export { looksLikeHf, mapHfToOfficial } from './hf-key-mapping.js';

@@ -34,25 +34,42 @@ export async function readCheckpointTensors(
 ): Promise<{ format: CheckpointFormat; tensors: Map<string, StoredTensor> }> {
   if (src.size < 8) throw new CheckpointError(src.path, `file has only ${src.size} bytes: not a checkpoint`);
   const head = await src.read(0, Math.min(16, src.size), 'magic bytes');
-  const isZip = head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+  const isZip =
+    head[0] === 0x50 &&
+    head[1] === 0x4b &&
+    ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
   if (isZip) return { format: 'pth', tensors: await readPth(src) };
   if (head[0] === 0x80 && head[1] === 0x02 && head[2] === 0x8a && head[3] === 0x0a) {
-    throw new CheckpointError(src.path, 'legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a current torch');
+    throw new CheckpointError(
+      src.path,
+      'legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a current torch',
+    );
   }
   // safetensors: u64 header length, then the JSON header's '{'. The length itself is validated by the reader.
   if (head.length > 8 && head[8] === 0x7b) {
     return { format: 'safetensors', tensors: (await readSafetensors(src)).tensors };
   }
   const hex = Buffer.from(head.subarray(0, 8)).toString('hex').replace(/(..)/g, '$1 ').trim();
-  throw new CheckpointError(src.path, `not a checkpoint: neither a PyTorch zip nor a safetensors file (first bytes: ${hex})`);
+  throw new CheckpointError(
+    src.path,
+    `not a checkpoint: neither a PyTorch zip nor a safetensors file (first bytes: ${hex})`,
+  );
 }
 
 /** HF mapping, shape normalisation, config derivation and official ordering. */
-export function checkpointFromTensors(raw: ReadonlyMap<string, StoredTensor>, sourcePath: string): Rwkv7Checkpoint {
+export function checkpointFromTensors(
+  raw: ReadonlyMap<string, StoredTensor>,
+  sourcePath: string,
+): Rwkv7Checkpoint {
   const mapped = looksLikeHf(raw.keys()) ? mapHfToOfficial(raw, sourcePath) : new Map(raw);
   for (const [name, t] of mapped) {
     // [C] / [1,C] / [1,1,C] all mean the same vector; the engine sees [1,1,C].
-    if (VECTOR_PARAMS.test(name) && t.shape.length >= 1 && t.shape.length <= 3 && t.shape.slice(0, -1).every((d) => d === 1)) {
+    if (
+      VECTOR_PARAMS.test(name) &&
+      t.shape.length >= 1 &&
+      t.shape.length <= 3 &&
+      t.shape.slice(0, -1).every((d) => d === 1)
+    ) {
       mapped.set(name, reshape(t, [1, 1, t.shape[t.shape.length - 1]]));
     }
   }

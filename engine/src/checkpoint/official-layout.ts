@@ -60,5 +60,8 @@ export function officialTensorSpecs(cfg: Rwkv7Config, layer0ValueResidual: boole
 
 /** Total number of parameters of a model with this config. */
 export function parameterCount(cfg: Rwkv7Config, layer0ValueResidual = true): number {
-  return officialTensorSpecs(cfg, layer0ValueResidual).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  return officialTensorSpecs(cfg, layer0ValueResidual).reduce(
+    (n, s) => n + s.shape.reduce((a, b) => a * b, 1),
+    0,
+  );
 }

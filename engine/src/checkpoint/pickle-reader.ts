@@ -51,11 +51,19 @@ export interface UnpickleOptions {
 type Tagged = PickleGlobal | PickleCall | PicklePersistent;
 
 function isTagged(v: PickleValue): v is Tagged {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Uint8Array);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !(v instanceof Map) &&
+    !(v instanceof Uint8Array)
+  );
 }
 
 export function isGlobal(v: PickleValue, qualified?: string): v is PickleGlobal {
-  return isTagged(v) && v.kind === 'global' && (qualified === undefined || `${v.module}.${v.name}` === qualified);
+  return (
+    isTagged(v) && v.kind === 'global' && (qualified === undefined || `${v.module}.${v.name}` === qualified)
+  );
 }
 
 export function isCall(v: PickleValue): v is PickleCall {
@@ -65,9 +73,6 @@ export function isCall(v: PickleValue): v is PickleCall {
 export function isPersistent(v: PickleValue): v is PicklePersistent {
   return isTagged(v) && v.kind === 'persistent';
 }
-
-const MARK = Symbol('mark');
-type Slot = PickleValue | typeof MARK;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
@@ -87,8 +92,9 @@ function evaluateKnownCall(callee: PickleGlobal, args: PickleValue[]): PickleVal
 export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValue {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let pos = 0;
-  let stack: Slot[] = [];
-  const marks: Slot[][] = [];
+  // MARK pushes the current stack onto `marks` and starts a fresh one (as CPython's metastack does).
+  let stack: PickleValue[] = [];
+  const marks: PickleValue[][] = [];
   const memo = new Map<number, PickleValue>();
 
   const fail = (msg: string): never => {
@@ -125,26 +131,23 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
   };
   const pop = (): PickleValue => {
     const v = stack.pop();
-    if (v === undefined) return fail('stack underflow');
-    if (v === MARK) return fail('unexpected MARK on the stack');
-    return v;
+    return v === undefined ? fail('stack underflow') : v;
   };
   const top = (): PickleValue => {
     const v = stack[stack.length - 1];
-    if (v === undefined || v === MARK) return fail('stack underflow');
-    return v;
+    return v === undefined ? fail('stack underflow') : v;
   };
   const popMark = (): PickleValue[] => {
     const items = stack;
     const prev = marks.pop();
     if (prev === undefined) return fail('no MARK to pop to');
     stack = prev;
-    if (items.includes(MARK)) fail('nested MARK');
-    return items as PickleValue[];
+    return items;
   };
   const global = (module: string, name: string): PickleGlobal => {
     const q = `${module}.${name}`;
-    if (!options.allowedGlobals.has(q)) fail(`global ${q} is not allowed (this is not a plain tensor state dict)`);
+    if (!options.allowedGlobals.has(q))
+      fail(`global ${q} is not allowed (this is not a plain tensor state dict)`);
     return { kind: 'global', module, name };
   };
   const call = (callee: PickleValue, args: PickleValue): PickleValue => {
@@ -169,7 +172,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
   };
   const appendItems = (list: PickleValue, items: PickleValue[]): void => {
     if (!Array.isArray(list)) fail('APPEND(S) target is not a list');
-    (list as PickleValue[]).push(...items);
+    for (const item of items) (list as PickleValue[]).push(item); // no spread: huge batches overflow the call stack
   };
 
   while (pos < data.length) {

@@ -13,7 +13,11 @@ export interface PickledTensor {
   readonly storageKey: string;
 }
 
-const STORAGE_CLASS: Record<StoredDType, string> = { bf16: 'BFloat16Storage', f16: 'HalfStorage', f32: 'FloatStorage' };
+const STORAGE_CLASS: Record<StoredDType, string> = {
+  bf16: 'BFloat16Storage',
+  f16: 'HalfStorage',
+  f32: 'FloatStorage',
+};
 /** The Python pickler batches SETITEMS in groups of 1000. */
 const BATCH = 1000;
 
@@ -40,7 +44,10 @@ class PickleBuilder {
       do {
         bytes.push(Number(x & 0xffn));
         x >>= 8n;
-      } while (!(x === 0n && (bytes[bytes.length - 1] & 0x80) === 0) && !(x === -1n && (bytes[bytes.length - 1] & 0x80) !== 0));
+      } while (
+        !(x === 0n && (bytes[bytes.length - 1] & 0x80) === 0) &&
+        !(x === -1n && (bytes[bytes.length - 1] & 0x80) !== 0)
+      );
       this.op(0x8a, bytes.length, ...bytes);
     }
   }
@@ -90,7 +97,9 @@ class PickleBuilder {
   }
 
   global(module: string, name: string): void {
-    this.memoised(`global:${module}.${name}`, () => this.parts.push(Buffer.from(`c${module}\n${name}\n`, 'latin1')));
+    this.memoised(`global:${module}.${name}`, () =>
+      this.parts.push(Buffer.from(`c${module}\n${name}\n`, 'latin1')),
+    );
   }
 
   tuple(values: readonly number[]): void {

@@ -137,7 +137,9 @@ export async function readPth(src: ByteSource): Promise<Map<string, StoredTensor
       const entry: ZipEntry | undefined = archive.entries.get(entryName);
       if (!entry) return fail(`storage ${entryName} of tensor ${name} is missing from the zip`);
       if (entry.uncompressedSize !== storageBytes) {
-        fail(`storage ${entryName} of tensor ${name} has ${entry.uncompressedSize} bytes, the pickle says ${storageBytes}`);
+        fail(
+          `storage ${entryName} of tensor ${name} has ${entry.uncompressedSize} bytes, the pickle says ${storageBytes}`,
+        );
       }
       data = await readZipEntry(src, entry);
       storages.set(t.storage.key, data);
@@ -149,7 +151,9 @@ export async function readPth(src: ByteSource): Promise<Map<string, StoredTensor
     const begin = t.offset * bpe;
     const end = begin + n * bpe;
     if (end > data.length) {
-      fail(`tensor ${name} (offset ${t.offset}, shape [${t.size}]) runs past its storage of ${data.length} bytes`);
+      fail(
+        `tensor ${name} (offset ${t.offset}, shape [${t.size}]) runs past its storage of ${data.length} bytes`,
+      );
     }
     out.set(name, { dtype: t.dtype, shape: t.size, bytes: data.subarray(begin, end) });
   }
@@ -179,24 +183,37 @@ function tensorRef(name: string, v: PickleValue, fail: (m: string) => never): Te
   let dtype = storage.dtype;
   if (callee === 'torch._utils._rebuild_tensor_v3') {
     const d = v.args[6];
-    if (!isGlobal(d) || d.module !== 'torch' || !(d.name in TORCH_DTYPES)) fail(`tensor ${name}: bad dtype argument`);
+    if (!isGlobal(d) || d.module !== 'torch' || !(d.name in TORCH_DTYPES))
+      fail(`tensor ${name}: bad dtype argument`);
     const dg = d as PickleGlobal;
     dtype = TORCH_DTYPES[dg.name];
-    if (dtype === null) fail(`tensor ${name} has unsupported dtype torch.${dg.name} (expected bfloat16, float16 or float32)`);
+    if (dtype === null)
+      fail(`tensor ${name} has unsupported dtype torch.${dg.name} (expected bfloat16, float16 or float32)`);
   }
   if (dtype === null) {
-    return fail(`tensor ${name} has unsupported dtype ${storage.typeName} (expected BFloat16, Half or Float storage)`);
+    return fail(
+      `tensor ${name} has unsupported dtype ${storage.typeName} (expected BFloat16, Half or Float storage)`,
+    );
   }
   const size = intList(sizeV);
   const stride = intList(strideV);
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !size || !stride || size.length !== stride.length) {
+  if (
+    typeof offset !== 'number' ||
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    !size ||
+    !stride ||
+    size.length !== stride.length
+  ) {
     return fail(`tensor ${name}: malformed offset/size/stride`);
   }
   let expect = 1;
   for (let i = size.length - 1; i >= 0; i--) {
     // Size-1 dims may carry any stride in torch; only the others define the layout.
     if (size[i] !== 1 && stride[i] !== expect && numel(size) !== 0) {
-      fail(`tensor ${name} is not contiguous (shape [${size}], stride [${stride}]); re-save it with .contiguous()`);
+      fail(
+        `tensor ${name} is not contiguous (shape [${size}], stride [${stride}]); re-save it with .contiguous()`,
+      );
     }
     expect *= size[i];
   }
@@ -208,7 +225,14 @@ function storageRef(name: string, pid: PickleValue, fail: (m: string) => never):
     return fail(`tensor ${name}: unrecognised persistent id`);
   }
   const [, type, key, , n] = pid;
-  if (!isGlobal(type) || type.module !== 'torch' || typeof key !== 'string' || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+  if (
+    !isGlobal(type) ||
+    type.module !== 'torch' ||
+    typeof key !== 'string' ||
+    typeof n !== 'number' ||
+    !Number.isSafeInteger(n) ||
+    n < 0
+  ) {
     return fail(`tensor ${name}: malformed storage reference`);
   }
   if (!/^[\w.-]+$/.test(key)) fail(`tensor ${name}: bad storage key ${JSON.stringify(key)}`);

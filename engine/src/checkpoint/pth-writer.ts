@@ -18,11 +18,17 @@ export interface WritePthOptions {
  * (protocol 2, one `_rebuild_tensor_v2` per tensor), `<stem>/data/<n>` raw little-endian storages,
  * `<stem>/byteorder` and `<stem>/version`.
  */
-export async function writePth(ckpt: Pick<Rwkv7Checkpoint, 'tensors'>, path: string, options: WritePthOptions = {}): Promise<void> {
+export async function writePth(
+  ckpt: Pick<Rwkv7Checkpoint, 'tensors'>,
+  path: string,
+  options: WritePthOptions = {},
+): Promise<void> {
   const stem = basename(path, extname(path)).replace(/[^\w.-]/g, '_');
   const top = options.topFolder ?? (stem || 'archive');
   const tensors = [...ckpt.tensors].map(([name, t], i) => ({ name, t, key: String(i) }));
-  const pickle = pickleStateDict(tensors.map(({ name, t, key }) => ({ name, dtype: t.dtype, shape: t.shape, storageKey: key })));
+  const pickle = pickleStateDict(
+    tensors.map(({ name, t, key }) => ({ name, dtype: t.dtype, shape: t.shape, storageKey: key })),
+  );
   // torch writes storages sorted by key as strings (0, 1, 10, 11, ...).
   const records = [...tensors].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const compress = options.compress ?? false;

@@ -30,8 +30,28 @@ export interface RandomModelShape {
 
 /** Shapes of the released RWKV-7 World/G1 models. */
 export const MODEL_SHAPES = {
-  '0.1b': { nLayer: 12, nEmbd: 768, headSize: 64, vocabSize: 65536, dimFfn: 3072, dimDecayLora: 64, dimALora: 64, dimVLora: 32, dimGateLora: 128 },
-  '0.4b': { nLayer: 24, nEmbd: 1024, headSize: 64, vocabSize: 65536, dimFfn: 4096, dimDecayLora: 64, dimALora: 64, dimVLora: 64, dimGateLora: 128 },
+  '0.1b': {
+    nLayer: 12,
+    nEmbd: 768,
+    headSize: 64,
+    vocabSize: 65536,
+    dimFfn: 3072,
+    dimDecayLora: 64,
+    dimALora: 64,
+    dimVLora: 32,
+    dimGateLora: 128,
+  },
+  '0.4b': {
+    nLayer: 24,
+    nEmbd: 1024,
+    headSize: 64,
+    vocabSize: 65536,
+    dimFfn: 4096,
+    dimDecayLora: 64,
+    dimALora: 64,
+    dimVLora: 64,
+    dimGateLora: 128,
+  },
 } as const satisfies Record<string, RandomModelShape>;
 
 /** Python's round() (half to even), which BlinkDL's LoRA-rank formulas rely on (e.g. 2.5 → 2). */
@@ -50,7 +70,8 @@ export function resolveShape(shape: RandomModelShape): Rwkv7Config {
   if (!Number.isSafeInteger(C) || C <= 0 || C % headSize !== 0) {
     throw new RangeError(`nEmbd ${C} must be a positive multiple of headSize ${headSize}`);
   }
-  if (!Number.isSafeInteger(shape.nLayer) || shape.nLayer < 1) throw new RangeError(`nLayer ${shape.nLayer} must be >= 1`);
+  if (!Number.isSafeInteger(shape.nLayer) || shape.nLayer < 1)
+    throw new RangeError(`nLayer ${shape.nLayer} must be >= 1`);
   return {
     nLayer: shape.nLayer,
     nEmbd: C,
@@ -151,7 +172,11 @@ function generate(spec: TensorSpec, cfg: Rwkv7Config, seed: number, dtype: Store
  * A random checkpoint with official names, shapes and order. Same (shape, seed, dtype) → same bytes.
  * Memory: the stored bytes plus one 256 KB scratch buffer.
  */
-export function randomCheckpoint(shape: RandomModelShape, seed: number, dtype: StoredDType = 'bf16'): Rwkv7Checkpoint {
+export function randomCheckpoint(
+  shape: RandomModelShape,
+  seed: number,
+  dtype: StoredDType = 'bf16',
+): Rwkv7Checkpoint {
   const config = resolveShape(shape);
   const tensors = new Map<string, StoredTensor>();
   for (const spec of officialTensorSpecs(config, shape.layer0ValueResidual ?? true)) {

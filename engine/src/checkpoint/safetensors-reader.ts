@@ -46,12 +46,15 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await src.read(8, headerLen, 'safetensors header')));
+    header = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(await src.read(8, headerLen, 'safetensors header')),
+    );
   } catch (err) {
     if (err instanceof CheckpointError) throw err;
     return fail(`bad header JSON: ${(err as Error).message}`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('header JSON is not an object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    return fail('header JSON is not an object');
 
   const dataStart = 8 + headerLen;
   const dataLen = src.size - dataStart;
@@ -69,7 +72,8 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   // File order is data order; JSON key order is not reliable (numeric-looking keys jump ahead in JS).
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < entries.length; i++) {
-    if (entries[i].begin < entries[i - 1].end) fail(`tensors ${entries[i - 1].name} and ${entries[i].name} overlap`);
+    if (entries[i].begin < entries[i - 1].end)
+      fail(`tensors ${entries[i - 1].name} and ${entries[i].name} overlap`);
   }
 
   const tensors = new Map<string, StoredTensor>();
@@ -85,7 +89,8 @@ function parseEntry(name: string, info: unknown, dataLen: number, fail: (m: stri
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   if (typeof dtype !== 'string') return fail(`tensor ${name} has no dtype`);
   const dt = DTYPES[dtype];
-  if (!dt) return fail(`tensor ${name} has unsupported dtype ${JSON.stringify(dtype)} (supported: BF16, F16, F32)`);
+  if (!dt)
+    return fail(`tensor ${name} has unsupported dtype ${JSON.stringify(dtype)} (supported: BF16, F16, F32)`);
   const isDim = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
   if (!Array.isArray(shape) || !shape.every(isDim)) return fail(`tensor ${name} has a malformed shape`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isDim)) {
@@ -93,12 +98,16 @@ function parseEntry(name: string, info: unknown, dataLen: number, fail: (m: stri
   }
   const [begin, end] = offsets as number[];
   if (begin > end || end > dataLen) {
-    return fail(`tensor ${name} data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section (truncated or corrupt)`);
+    return fail(
+      `tensor ${name} data_offsets [${begin}, ${end}] lie outside the ${dataLen}-byte data section (truncated or corrupt)`,
+    );
   }
   // Multiply in floating point first: a corrupt shape must not wrap around to a plausible size.
   const expected = (shape as number[]).reduce((a, b) => a * b, 1) * bytesPerElement(dt);
   if (expected !== end - begin) {
-    return fail(`tensor ${name} shape [${shape}] ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`);
+    return fail(
+      `tensor ${name} shape [${shape}] ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`,
+    );
   }
   return { name, dtype: dt, shape: shape as number[], begin, end };
 }

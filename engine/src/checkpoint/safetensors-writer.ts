@@ -11,7 +11,11 @@ export async function writeSafetensors(ckpt: Pick<Rwkv7Checkpoint, 'tensors'>, p
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let offset = 0;
   for (const [name, t] of ckpt.tensors) {
-    header[name] = { dtype: DTYPE_NAMES[t.dtype], shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
+    header[name] = {
+      dtype: DTYPE_NAMES[t.dtype],
+      shape: t.shape,
+      data_offsets: [offset, offset + t.bytes.length],
+    };
     offset += t.bytes.length;
   }
   let json = JSON.stringify(header);

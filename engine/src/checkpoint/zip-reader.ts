@@ -35,7 +35,8 @@ function view(b: Uint8Array): DataView {
 
 function u64(path: string, dv: DataView, at: number, what: string): number {
   const v = dv.getBigUint64(at, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new CheckpointError(path, `zip: ${what} ${v} is out of range`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new CheckpointError(path, `zip: ${what} ${v} is out of range`);
   return Number(v);
 }
 
@@ -59,7 +60,10 @@ async function locateDirectory(src: ByteSource): Promise<Directory> {
     }
   }
   if (at < 0) {
-    throw new CheckpointError(src.path, 'zip: no end-of-central-directory record (file truncated or not a zip)');
+    throw new CheckpointError(
+      src.path,
+      'zip: no end-of-central-directory record (file truncated or not a zip)',
+    );
   }
   if (dv.getUint16(at + 4, true) !== 0 || dv.getUint16(at + 6, true) !== 0) {
     throw new CheckpointError(src.path, 'zip: multi-disk archives are not supported');
@@ -76,12 +80,27 @@ async function locateDirectory(src: ByteSource): Promise<Directory> {
     if (rec.getUint32(0, true) !== SIG_EOCD64) {
       throw new CheckpointError(src.path, 'zip: bad ZIP64 end-of-central-directory signature (corrupt file)');
     }
-    count = u64(src.path, rec, 32, 'ZIP64 entry count');
-    size = u64(src.path, rec, 40, 'ZIP64 directory size');
-    offset = u64(src.path, rec, 48, 'ZIP64 directory offset');
+    const count64 = u64(src.path, rec, 32, 'ZIP64 entry count');
+    const size64 = u64(src.path, rec, 40, 'ZIP64 directory size');
+    const offset64 = u64(src.path, rec, 48, 'ZIP64 directory offset');
+    // torch writes both records; a 32-bit field must be the sentinel or agree, else one is corrupt.
+    if (
+      (count !== 0xffff && count !== count64) ||
+      (size !== 0xffffffff && size !== size64) ||
+      (offset !== 0xffffffff && offset !== offset64)
+    ) {
+      throw new CheckpointError(
+        src.path,
+        'zip: end-of-central-directory and ZIP64 records disagree (corrupt file)',
+      );
+    }
+    [count, size, offset] = [count64, size64, offset64];
     dirEnd = rec64At;
   } else if (needs64) {
-    throw new CheckpointError(src.path, 'zip: ZIP64 fields present but the ZIP64 locator is missing (corrupt file)');
+    throw new CheckpointError(
+      src.path,
+      'zip: ZIP64 fields present but the ZIP64 locator is missing (corrupt file)',
+    );
   }
   if (offset + size > dirEnd) {
     throw new CheckpointError(
@@ -90,7 +109,10 @@ async function locateDirectory(src: ByteSource): Promise<Directory> {
     );
   }
   if (count * 46 > size) {
-    throw new CheckpointError(src.path, `zip: ${count} entries cannot fit in a ${size}-byte central directory`);
+    throw new CheckpointError(
+      src.path,
+      `zip: ${count} entries cannot fit in a ${size}-byte central directory`,
+    );
   }
   return { offset, size, count };
 }
@@ -110,7 +132,8 @@ function applyZip64Extra(
     if (id === 0x0001) {
       let q = p + 4;
       const take = (what: string): number => {
-        if (q + 8 > p + 4 + len) throw new CheckpointError(path, `zip: ZIP64 extra field of ${name} is too short`);
+        if (q + 8 > p + 4 + len)
+          throw new CheckpointError(path, `zip: ZIP64 extra field of ${name} is too short`);
         const v = u64(path, extra, q, what);
         q += 8;
         return v;
@@ -122,8 +145,15 @@ function applyZip64Extra(
     }
     p += 4 + len;
   }
-  if (fields.uncompressed === 0xffffffff || fields.compressed === 0xffffffff || fields.offset === 0xffffffff) {
-    throw new CheckpointError(path, `zip: entry ${name} needs a ZIP64 extra field but has none (corrupt file)`);
+  if (
+    fields.uncompressed === 0xffffffff ||
+    fields.compressed === 0xffffffff ||
+    fields.offset === 0xffffffff
+  ) {
+    throw new CheckpointError(
+      path,
+      `zip: entry ${name} needs a ZIP64 extra field but has none (corrupt file)`,
+    );
   }
 }
 
@@ -137,7 +167,10 @@ export async function readZipDirectory(src: ByteSource): Promise<ZipEntry[]> {
   let p = 0;
   for (let i = 0; i < dir.count; i++) {
     if (p + 46 > bytes.length || dv.getUint32(p, true) !== SIG_CENTRAL) {
-      throw new CheckpointError(src.path, `zip: central directory entry ${i} is damaged (bad signature at byte ${dir.offset + p})`);
+      throw new CheckpointError(
+        src.path,
+        `zip: central directory entry ${i} is damaged (bad signature at byte ${dir.offset + p})`,
+      );
     }
     const nameLen = dv.getUint16(p + 28, true);
     const extraLen = dv.getUint16(p + 30, true);
@@ -151,7 +184,12 @@ export async function readZipDirectory(src: ByteSource): Promise<ZipEntry[]> {
       compressed: dv.getUint32(p + 20, true),
       offset: dv.getUint32(p + 42, true),
     };
-    applyZip64Extra(src.path, new DataView(bytes.buffer, bytes.byteOffset + p + 46 + nameLen, extraLen), name, fields);
+    applyZip64Extra(
+      src.path,
+      new DataView(bytes.buffer, bytes.byteOffset + p + 46 + nameLen, extraLen),
+      name,
+      fields,
+    );
     const entry: ZipEntry = {
       name,
       flags: dv.getUint16(p + 8, true),
@@ -162,7 +200,10 @@ export async function readZipDirectory(src: ByteSource): Promise<ZipEntry[]> {
       localHeaderOffset: fields.offset,
     };
     if (entry.localHeaderOffset + 30 + entry.compressedSize > dir.offset) {
-      throw new CheckpointError(src.path, `zip: entry ${name} (offset ${entry.localHeaderOffset}, ${entry.compressedSize} bytes) overlaps the central directory`);
+      throw new CheckpointError(
+        src.path,
+        `zip: entry ${name} (offset ${entry.localHeaderOffset}, ${entry.compressedSize} bytes) overlaps the central directory`,
+      );
     }
     entries.push(entry);
     p += 46 + nameLen + extraLen + commentLen;
@@ -178,37 +219,57 @@ export async function readZipEntry(src: ByteSource, entry: ZipEntry): Promise<Ui
   const head = await src.read(entry.localHeaderOffset, 30, `zip local header of ${name}`);
   const hv = view(head);
   if (hv.getUint32(0, true) !== SIG_LOCAL) {
-    throw new CheckpointError(src.path, `zip: bad local header signature for ${name} at byte ${entry.localHeaderOffset} (corrupt file)`);
+    throw new CheckpointError(
+      src.path,
+      `zip: bad local header signature for ${name} at byte ${entry.localHeaderOffset} (corrupt file)`,
+    );
   }
   const nameLen = hv.getUint16(26, true);
   const extraLen = hv.getUint16(28, true);
   const localName = await src.read(entry.localHeaderOffset + 30, nameLen, `zip local header of ${name}`);
   if (nameLen !== nameBytes.length || !localName.every((b, i) => b === nameBytes[i])) {
-    throw new CheckpointError(src.path, `zip: local header name does not match directory entry ${name} (corrupt file)`);
+    throw new CheckpointError(
+      src.path,
+      `zip: local header name does not match directory entry ${name} (corrupt file)`,
+    );
   }
   const dataStart = entry.localHeaderOffset + 30 + nameLen + extraLen;
   let data: Uint8Array;
   if (entry.method === 0) {
     if (entry.compressedSize !== entry.uncompressedSize) {
-      throw new CheckpointError(src.path, `zip: stored entry ${name} has compressed size ${entry.compressedSize} != size ${entry.uncompressedSize}`);
+      throw new CheckpointError(
+        src.path,
+        `zip: stored entry ${name} has compressed size ${entry.compressedSize} != size ${entry.uncompressedSize}`,
+      );
     }
     data = await src.read(dataStart, entry.compressedSize, `zip entry ${name}`);
   } else if (entry.method === 8) {
     const n = entry.uncompressedSize;
     if (n > bufferConstants.MAX_LENGTH || n > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
-      throw new CheckpointError(src.path, `zip: entry ${name} claims an implausible size ${n} for ${entry.compressedSize} compressed bytes`);
+      throw new CheckpointError(
+        src.path,
+        `zip: entry ${name} claims an implausible size ${n} for ${entry.compressedSize} compressed bytes`,
+      );
     }
     const packed = await src.read(dataStart, entry.compressedSize, `zip entry ${name}`);
     try {
       data = inflateRawSync(packed, { maxOutputLength: Math.max(1, n) });
     } catch (err) {
-      throw new CheckpointError(src.path, `zip: cannot inflate entry ${name}: ${(err as Error).message}`, { cause: err });
+      throw new CheckpointError(src.path, `zip: cannot inflate entry ${name}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (data.length !== n) {
-      throw new CheckpointError(src.path, `zip: entry ${name} inflated to ${data.length} bytes, directory says ${n}`);
+      throw new CheckpointError(
+        src.path,
+        `zip: entry ${name} inflated to ${data.length} bytes, directory says ${n}`,
+      );
     }
   } else {
-    throw new CheckpointError(src.path, `zip: entry ${name} uses unsupported compression method ${entry.method}`);
+    throw new CheckpointError(
+      src.path,
+      `zip: entry ${name} uses unsupported compression method ${entry.method}`,
+    );
   }
   const actual = crc32(data);
   if (actual !== entry.crc32) {
@@ -235,7 +296,10 @@ export function findTorchArchive(path: string, entries: readonly ZipEntry[]): To
     throw new CheckpointError(path, 'zip has no <folder>/data.pkl: not a PyTorch checkpoint');
   }
   if (pickles.length > 1) {
-    throw new CheckpointError(path, `zip has several data.pkl records (${pickles.map((e) => e.name).join(', ')})`);
+    throw new CheckpointError(
+      path,
+      `zip has several data.pkl records (${pickles.map((e) => e.name).join(', ')})`,
+    );
   }
   const pickle = pickles[0];
   return {

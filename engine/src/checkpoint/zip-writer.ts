@@ -1,12 +1,17 @@
 import { deflateRawSync } from 'node:zlib';
 import { crc32 } from './crc32.js';
-import type { FileWriter } from './file-writer.js';
 
 /**
  * Writes ZIP archives like PyTorch's serializer: entries stored (or deflated, for tests), data aligned
  * to 64 bytes via an `FB` padding extra field, ZIP64 records when sizes/offsets need them (or always,
  * when asked, so the ZIP64 read path can be tested with small files).
  */
+/** Where the archive goes: a FileWriter, or anything that appends bytes and knows its length. */
+export interface ByteSink {
+  readonly offset: number;
+  write(bytes: Uint8Array): Promise<void>;
+}
+
 export interface ZipWriterOptions {
   /** Always write ZIP64 fields and records. Default: only when needed. */
   readonly forceZip64?: boolean;
@@ -29,7 +34,7 @@ export class ZipWriter {
   private readonly entries: Written[] = [];
 
   constructor(
-    private readonly out: FileWriter,
+    private readonly out: ByteSink,
     private readonly options: ZipWriterOptions = {},
   ) {}
 
@@ -68,15 +73,28 @@ export class ZipWriter {
     await this.out.write(nameBytes);
     await this.out.write(extra);
     await this.out.write(payload);
-    this.entries.push({ name: nameBytes, method: compress ? 8 : 0, crc, compressed: payload.length, uncompressed: data.length, offset });
+    this.entries.push({
+      name: nameBytes,
+      method: compress ? 8 : 0,
+      crc,
+      compressed: payload.length,
+      uncompressed: data.length,
+      offset,
+    });
   }
 
   async finish(): Promise<void> {
     const cdOffset = this.out.offset;
     const force = this.options.forceZip64 ?? false;
     for (const e of this.entries) {
-      const big = { u: force || e.uncompressed >= U32_MAX, c: force || e.compressed >= U32_MAX, o: force || e.offset >= U32_MAX };
-      const fields = [big.u ? e.uncompressed : -1, big.c ? e.compressed : -1, big.o ? e.offset : -1].filter((v) => v >= 0);
+      const big = {
+        u: force || e.uncompressed >= U32_MAX,
+        c: force || e.compressed >= U32_MAX,
+        o: force || e.offset >= U32_MAX,
+      };
+      const fields = [big.u ? e.uncompressed : -1, big.c ? e.compressed : -1, big.o ? e.offset : -1].filter(
+        (v) => v >= 0,
+      );
       const extra = Buffer.alloc(fields.length ? 4 + 8 * fields.length : 0);
       if (fields.length) {
         extra.writeUInt16LE(0x0001, 0);
@@ -101,7 +119,12 @@ export class ZipWriter {
     }
     const cdSize = this.out.offset - cdOffset;
     const count = this.entries.length;
-    const zip64 = force || count >= 0xffff || cdOffset >= U32_MAX || cdSize >= U32_MAX || this.entries.some((e) => e.offset >= U32_MAX);
+    const zip64 =
+      force ||
+      count >= 0xffff ||
+      cdOffset >= U32_MAX ||
+      cdSize >= U32_MAX ||
+      this.entries.some((e) => e.offset >= U32_MAX);
     if (zip64) {
       const rec64At = this.out.offset;
       const r = Buffer.alloc(56 + 20);

@@ -2,6 +2,7 @@ import { Rwkv7Checkpoint, Rwkv7Config, stateFloats, stateFloatsPerLayer } from '
 import { toFloat32 } from '../model/tensor.js';
 import { ElemType, OnnxGraphBuilder } from '../onnx/onnx-graph-builder.js';
 import { LinearWeights, WeightDType } from './linear-weights.js';
+import { chunkedWkv } from './wkv-chunked.js';
 
 /**
  * Which graph to build.
@@ -17,6 +18,12 @@ export interface Rwkv7GraphSpec {
   readonly chunk?: number;
   readonly logits?: 'last' | 'all';
   readonly weights: WeightDType;
+  /**
+   * How a prefill graph runs the wkv recurrence over its chunk: `chunked` (default) solves the whole chunk
+   * with batched matrix products (wkv-chunked.ts); `unrolled` emits one small step per position. Both are
+   * kept so the benchmark can compare them.
+   */
+  readonly recurrence?: 'chunked' | 'unrolled';
 }
 
 /** Names of the graph's inputs and outputs, shared with the session wrapper. */
@@ -46,6 +53,8 @@ class Rwkv7GraphWriter {
   /** prefill only: per-step validity masks [1, B, 1, 1, 1] and the one-hot of the last valid position [B, 1, T]. */
   private stepMasks: string[] = [];
   private lastOneHot = '';
+  /** prefill only: 1 for real positions, 0 for padding, one per row [B·T, 1]. */
+  private rowMask = '';
 
   constructor(
     private readonly ckpt: Rwkv7Checkpoint,
@@ -146,6 +155,7 @@ class Rwkv7GraphWriter {
     const last = g.op('Sub', [lengthsCol, g.constI64([1])]);
     const oneHot = g.op('Cast', [g.op('Equal', [positions, last])], { to: ElemType.float }); // [B, T]
     this.lastOneHot = g.op('Unsqueeze', [oneHot, g.constI64([1])]); // [B, 1, T]
+    this.rowMask = g.op('Reshape', [g.op('Cast', [valid], { to: ElemType.float }), g.constI64([-1, 1])]);
   }
 
   /** Rows [B·T, C] → the row at each agent's last valid position, [B, C] (an exact one-hot product). */
@@ -232,11 +242,15 @@ class Rwkv7GraphWriter {
       ]);
       v = g.op('Add', [v, g.op('Mul', [g.op('Sub', [vFirst, v]), vMix])]);
     }
-    const decay = g.op('Exp', [
-      g.op('Mul', [g.constF32([DECAY_SCALE], []), g.op('Sigmoid', [g.op('Add', [this.vec(p + 'w0'), wLora])])]),
+    const logDecay = g.op('Mul', [
+      g.constF32([DECAY_SCALE], []),
+      g.op('Sigmoid', [g.op('Add', [this.vec(p + 'w0'), wLora])]),
     ]);
 
-    const { y, state } = this.wkvRecurrence(wkvState, { r, decay, k, v, kk, a });
+    const { y, state } =
+      this.spec.kind === 'prefill' && this.spec.recurrence !== 'unrolled'
+        ? this.chunkedRecurrence(wkvState, { r, logDecay, k, v, kk, a })
+        : this.wkvRecurrence(wkvState, { r, decay: g.op('Exp', [logDecay]), k, v, kk, a });
 
     // GroupNorm over each head (biased variance, eps 64e-5), then the r_k "bonus" term.
     const yh = g.op('Reshape', [y, headsShape]);
@@ -259,6 +273,35 @@ class Rwkv7GraphWriter {
     const mixed = g.op('Add', [yn, g.op('Reshape', [bonus, g.constI64([-1, C])])]);
     const out = this.project(g.op('Mul', [mixed, gate]), p + 'output.weight', C, C);
     return { out, shift: next, wkv: state, vFirst };
+  }
+
+  /** Rows [B·T, C] → [B, H, N, T] for the chunked recurrence, and back. */
+  private toChannelsByTime(x: string): string {
+    const { g, c, T } = this;
+    const seq = g.op('Reshape', [x, g.constI64([-1, T, c.nHead, c.headSize])]);
+    return g.op('Transpose', [seq], { perm: [0, 2, 3, 1] });
+  }
+
+  private chunkedRecurrence(
+    state: string,
+    t: { r: string; logDecay: string; k: string; v: string; kk: string; a: string },
+  ): { y: string; state: string } {
+    const { g, c } = this;
+    const H = c.nHead;
+    const N = c.headSize;
+    // padding positions must not touch the state: no decay, no writes
+    const masked = (x: string) => this.toChannelsByTime(g.op('Mul', [x, this.rowMask]));
+    const out = chunkedWkv(g, this.T, {
+      S0: g.op('Reshape', [state, g.constI64([-1, H, N, N])]),
+      r: this.toChannelsByTime(t.r),
+      k: masked(t.k),
+      v: this.toChannelsByTime(t.v),
+      a: this.toChannelsByTime(g.op('Neg', [t.kk])),
+      b: masked(g.op('Mul', [t.kk, t.a])),
+      logDecay: masked(t.logDecay),
+    });
+    const yRows = g.op('Transpose', [out.y], { perm: [0, 3, 1, 2] }); // [B, T, H, N]
+    return { y: g.op('Reshape', [yRows, g.constI64([-1, c.nEmbd])]), state: out.state };
   }
 
   /**

@@ -20,7 +20,8 @@ type AttrValue =
   | string
   | { float: number }
   | { floats: number[] }
-  | { tensor: onnx.ITensorProto };
+  | { tensor: onnx.ITensorProto }
+  | { graph: onnx.IGraphProto };
 export type Attrs = Record<string, AttrValue>;
 
 interface PendingInitializer {
@@ -133,6 +134,17 @@ export class OnnxGraphBuilder {
     return outputs;
   }
 
+  /** This graph as a subgraph body (for Loop/Scan/If): initializers inline, no external data. */
+  toSubgraph(): onnx.IGraphProto {
+    return {
+      name: this.graphName,
+      node: this.nodes,
+      input: this.inputs,
+      output: this.outputs,
+      initializer: this.initializers.map((i) => ({ name: i.name, dataType: i.type, dims: i.dims, rawData: i.bytes })),
+    };
+  }
+
   /**
    * Writes `<modelPath>` and, when there are large initializers, `<modelPath>.data` beside it.
    * Returns the total bytes of weights written.
@@ -206,5 +218,6 @@ function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
   if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
   if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
+  if ('graph' in v) return { name, type: T.GRAPH, g: v.graph };
   return { name, type: T.TENSOR, t: v.tensor };
 }

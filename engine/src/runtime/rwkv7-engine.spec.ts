@@ -113,6 +113,23 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
       expect(maxAbsDiff(rest.state, finalState)).toBeLessThan(TOL);
     });
 
+    it('the unrolled recurrence gives the same prefill as the chunked one', async () => {
+      const ckpt = await loadCheckpoint(golden.pthPath);
+      const unrolled = Rwkv7Engine.create(ckpt, checkpointFingerprint(ckpt), {
+        cacheDir,
+        prefillChunk: 16,
+        recurrence: 'unrolled',
+        threads: 2,
+      });
+      try {
+        const pre = await unrolled.prefill(tokens, unrolled.zeroState());
+        expect(maxAbsDiff(pre.logits as Float32Array, stepLogits[tokens.length - 1])).toBeLessThan(TOL);
+        expect(maxAbsDiff(pre.state, finalState)).toBeLessThan(TOL);
+      } finally {
+        await unrolled.release();
+      }
+    });
+
     it('evaluate returns every position of the step graph', async () => {
       const all = await engine.evaluate(tokens, engine.zeroState());
       for (let p = 0; p < tokens.length; p++) {

@@ -18,6 +18,8 @@ export interface EngineOptions {
    */
   readonly spinning?: boolean;
   readonly cacheDir?: string;
+  /** wkv recurrence of the prefill graphs (see Rwkv7GraphSpec.recurrence). Default chunked. */
+  readonly recurrence?: 'chunked' | 'unrolled';
 }
 
 export interface StepResult {
@@ -158,7 +160,13 @@ export class Rwkv7Engine {
     const spec: Rwkv7GraphSpec =
       kind === 'step'
         ? { kind: 'step', weights: this.weights }
-        : { kind: 'prefill', chunk: this.prefillChunk, logits: kind === 'evaluate' ? 'all' : 'last', weights: this.weights };
+        : {
+            kind: 'prefill',
+            chunk: this.prefillChunk,
+            logits: kind === 'evaluate' ? 'all' : 'last',
+            weights: this.weights,
+            recurrence: this.options.recurrence ?? 'chunked',
+          };
     if (!this.ckpt) throw new Error(`the ${kind} graph was not opened before the checkpoint was dropped`);
     const { modelPath } = cachedGraph(this.ckpt, this.fingerprint, spec, this.options.cacheDir ?? defaultCacheDir());
     return ort.InferenceSession.create(modelPath, sessionOptions(this.options));

@@ -21,7 +21,7 @@ export function inspectCommand(): Command {
           vocabSize: c.vocabSize,
           dimFfn: c.dimFfn,
           loraDims: { decay: c.dimDecayLora, a: c.dimALora, v: c.dimVLora, gate: c.dimGateLora },
-          parameters: parameterCount(ckpt.config),
+          parameters: parameterCount(ckpt.config, ckpt.tensors.has('blocks.0.att.v0')),
           tensors: ckpt.tensors.size,
           storedDTypes: dtypes,
           layer0HasValueResidualWeights: ckpt.tensors.has('blocks.0.att.v0'),

@@ -1,6 +1,8 @@
 """Generates torch-like-samples.json: small torch.save-style zips written by Python's own pickle and
 zipfile modules (an implementation independent of ours), without needing torch. A fake `torch` module
-supplies the globals so pickle references them exactly as torch does. Run: python3 make-torch-like-samples.py
+supplies the globals so pickle references them exactly as torch does.
+Run: python3 make-torch-like-samples.py && npx prettier --write torch-like-samples.json
+(zip timestamps make every run differ byte-wise; the expected tensors stay the same).
 """
 import base64, collections, io, json, pickle, struct, sys, types, zipfile
 
