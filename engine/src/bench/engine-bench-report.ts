@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { WeightDType } from '../graph/linear-weights.js';
 import { benchmarkContextSweep, ContextPoint, EngineBenchResult } from './engine-bench.js';
 import { measureReadBandwidth } from './memory-bandwidth.js';
+import { measureSgemmRate, prefillFlopsPerToken } from './sgemm-rate.js';
+import { MODEL_SHAPES, resolveShape } from '../checkpoint/index.js';
 import { benchmarkTransformerDecode, TRANSFORMER_SHAPES, TransformerBenchRow } from './transformer/index.js';
 
 const repoRoot = path.resolve(__dirname, '../../..');
@@ -28,6 +30,9 @@ interface Row extends EngineBenchResult {
   bandwidthGBs?: number;
   boundTokensPerSecond?: number;
   ratioToBound?: number;
+  sgemmGflops?: number;
+  prefillCeilingTokensPerSecond?: number;
+  prefillRatioToCeiling?: number;
 }
 
 function runConfig(shape: string, dtype: WeightDType, batch: number): EngineBenchResult {
@@ -57,7 +62,14 @@ async function main(): Promise<void> {
       for (const batch of batches) {
         log(`--- ${shape} ${dtype} batch ${batch}`);
         const bw = batch === 1 ? await measureReadBandwidth(threads) : undefined;
+        const sgemm = batch === 1 && dtype === 'fp32' ? await measureSgemmRate(threads) : undefined;
         const r: Row = runConfig(shape, dtype, batch);
+        if (sgemm) {
+          const config = resolveShape(MODEL_SHAPES[shape as keyof typeof MODEL_SHAPES]);
+          r.sgemmGflops = sgemm;
+          r.prefillCeilingTokensPerSecond = (sgemm * 1e9) / prefillFlopsPerToken(config);
+          r.prefillRatioToCeiling = r.prefillTokensPerSecond / r.prefillCeilingTokensPerSecond;
+        }
         if (bw) {
           r.bandwidthGBs = bw.gbPerSecond;
           r.boundTokensPerSecond = (bw.gbPerSecond * 1e9) / r.weightBytesPerToken;
@@ -106,11 +118,11 @@ function renderMarkdown(r: {
   const lines = [
     `Run ${r.started} on ${JSON.stringify(r.machine)}`,
     '',
-    '| shape | dtype | batch | decode tok/s | ms/step | prefill tok/s | read GB/s | bound tok/s | ratio | weights MiB/token | state bytes | RSS MiB (steady / peak) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| shape | dtype | batch | decode tok/s | ms/step | prefill tok/s | read GB/s | bound tok/s | ratio | sgemm GFLOP/s | prefill ceiling tok/s | prefill ratio | weights MiB/token | state bytes | RSS MiB (steady / peak) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.rows.map(
       (x) =>
-        `| ${x.shape} | ${x.dtype} | ${x.batch} | ${f(x.decodeTokensPerSecond)} | ${f(x.decodeMsPerStep, 2)} | ${f(x.prefillTokensPerSecond, 0)} | ${f(x.bandwidthGBs)} | ${f(x.boundTokensPerSecond)} | ${f(x.ratioToBound, 2)} | ${mib(x.weightBytesPerToken)} | ${x.stateBytes} | ${mib(x.steadyRssBytes)} / ${mib(x.peakRssBytes)} |`,
+        `| ${x.shape} | ${x.dtype} | ${x.batch} | ${f(x.decodeTokensPerSecond)} | ${f(x.decodeMsPerStep, 2)} | ${f(x.prefillTokensPerSecond, 0)} | ${f(x.bandwidthGBs)} | ${f(x.boundTokensPerSecond)} | ${f(x.ratioToBound, 2)} | ${f(x.sgemmGflops, 0)} | ${f(x.prefillCeilingTokensPerSecond, 0)} | ${f(x.prefillRatioToCeiling, 2)} | ${mib(x.weightBytesPerToken)} | ${x.stateBytes} | ${mib(x.steadyRssBytes)} / ${mib(x.peakRssBytes)} |`,
     ),
     '',
     '| RWKV-7 0.1b fp32, context | decode ms/token |',

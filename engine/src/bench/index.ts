@@ -11,3 +11,4 @@ export {
 } from './engine-bench.js';
 export { measureQuantAccuracy, type QuantAccuracy } from './quant-accuracy.js';
 export * from './transformer/index.js';
+export { measureSgemmRate, prefillFlopsPerToken } from './sgemm-rate.js';

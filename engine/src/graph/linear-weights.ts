@@ -10,7 +10,7 @@ export const QUANT_BLOCK_SIZE = 32;
 
 /**
  * Emits `x · Wᵀ` for an nn.Linear weight W [out, in] in the chosen storage:
- * - fp32: MatMul against Wᵀ [in, out];
+ * - fp32: Gemm(x, W, transB) on W as stored;
  * - fp16: Wᵀ stored as float16, cast to float32 inside the graph (halves the file; see BENCHMARKS.md);
  * - int8 / int4: com.microsoft MatMulNBits, symmetric per-block scales, activations quantised on the fly
  *   (accuracy_level 4), which runs an int8 dot-product kernel on x86.
@@ -25,7 +25,9 @@ export class LinearWeights {
     const { g } = this;
     switch (this.dtype) {
       case 'fp32':
-        return g.op('MatMul', [x, g.weightF32(name, [inDim, outDim], transpose(w, outDim, inDim))]);
+        // Gemm with transB reads W in its stored [out, in] layout; at batch 1 it streams rows with dot
+        // products, measurably faster than MatMul against Wᵀ on onnxruntime's CPU provider (BENCHMARKS.md).
+        return g.op('Gemm', [x, g.weightF32(name, [outDim, inDim], w)], { transB: 1 });
       case 'fp16': {
         const half = g.initializer(name, ElemType.float16, [inDim, outDim], toFloat16(transpose(w, outDim, inDim)));
         return g.op('MatMul', [x, g.op('Cast', [half], { to: ElemType.float })]);

@@ -6,7 +6,7 @@ import { Rwkv7Checkpoint } from '../model/rwkv7-config.js';
 import { buildRwkv7Graph, Rwkv7GraphSpec } from '../graph/rwkv7-graph.js';
 
 /** Bump when the emitted graph changes, so stale cached graphs are never loaded. */
-export const GRAPH_BUILDER_VERSION = 2;
+export const GRAPH_BUILDER_VERSION = 3;
 
 /** `$GOOSEHERD_CACHE_DIR`, else `$XDG_CACHE_HOME/gooseherd`, else `~/.cache/gooseherd`. */
 export function defaultCacheDir(): string {

@@ -113,6 +113,20 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
       expect(maxAbsDiff(rest.state, finalState)).toBeLessThan(TOL);
     });
 
+    it('prefill in full chunks of 64 over 300 tokens equals 300 single steps', async () => {
+      const ckpt = await loadCheckpoint(golden.pthPath);
+      const wide = Rwkv7Engine.create(ckpt, checkpointFingerprint(ckpt), { cacheDir, prefillChunk: 64, threads: 2 });
+      try {
+        const long = Array.from({ length: 300 }, (_, i) => tokens[(i * 7) % tokens.length]);
+        const stepped = await runSteps(engine, long, engine.zeroState());
+        const pre = await wide.prefill(long, wide.zeroState());
+        expect(maxAbsDiff(pre.logits as Float32Array, stepped.logits[long.length - 1])).toBeLessThan(TOL);
+        expect(maxAbsDiff(pre.state, stepped.state)).toBeLessThan(TOL);
+      } finally {
+        await wide.release();
+      }
+    });
+
     it('the unrolled recurrence gives the same prefill as the chunked one', async () => {
       const ckpt = await loadCheckpoint(golden.pthPath);
       const unrolled = Rwkv7Engine.create(ckpt, checkpointFingerprint(ckpt), {

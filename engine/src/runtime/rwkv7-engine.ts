@@ -8,7 +8,7 @@ import { cachedGraph, defaultCacheDir } from './graph-cache.js';
 export interface EngineOptions {
   /** Storage of the large projection matrices. Default fp32. */
   readonly weights?: WeightDType;
-  /** Tokens per prefill run (the recurrence is unrolled over them). Default 32. */
+  /** Tokens per prefill run (one chunk of the closed-form recurrence). Default 64. */
   readonly prefillChunk?: number;
   /** onnxruntime intra-op threads. Default: the number of CPUs. */
   readonly threads?: number;
@@ -52,7 +52,7 @@ export class Rwkv7Engine {
     this.config = ckpt.config;
     this.stateSize = stateFloats(ckpt.config);
     this.weights = options.weights ?? 'fp32';
-    this.prefillChunk = options.prefillChunk ?? 32;
+    this.prefillChunk = options.prefillChunk ?? 64;
   }
 
   static create(ckpt: Rwkv7Checkpoint, fingerprint: string, options: EngineOptions = {}): Rwkv7Engine {
