@@ -6,13 +6,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fixtureDir } from '../testing/fixtures.js';
 
-export function fixtureDir(): string {
-  const fromEnv = process.env['GOOSEHERD_FIXTURES'];
-  if (fromEnv) return path.resolve(fromEnv);
-  const repoRoot = path.resolve(__dirname, '../../..');
-  return path.resolve(repoRoot, '../shared/fixtures/rwkv7');
-}
+export { fixtureDir };
 
 export const FIXTURE_PTH = 'rwkv7-tiny-A.pth';
 export const FIXTURE_SAFETENSORS = 'rwkv7-tiny-A.safetensors';
