@@ -3,7 +3,8 @@
  * (add `-- --quick` for a short pass). Every configuration runs in its own child process
  * (`gooseherd model bench --json`), so peak memory is per configuration; the memory bandwidth is measured
  * right before each batch-1 run, so the bandwidth-bound ratio compares figures taken side by side.
- * Writes engine/bench-results/<timestamp>.json and .md.
+ * Writes engine/bench-results/<timestamp>.json and .md. Options: `--quick`, `--shapes 0.1b,0.4b`,
+ * `--dtypes fp32,int8`, `--skip configs,sweep,transformer`.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
   const shapes = only('--shapes') ?? (quick ? ['0.1b'] : ['0.1b', '0.4b']);
   const dtypes = (only('--dtypes') ?? ['fp32', 'fp16', 'int8', 'int4']) as WeightDType[];
   const rows: Row[] = [];
-  for (const shape of shapes) {
+  const skip = (part: string) => (only('--skip') ?? []).includes(part);
+  for (const shape of skip('configs') ? [] : shapes) {
     for (const dtype of dtypes) {
       const batches = dtype === 'fp32' || dtype === 'int8' ? [1, 8, 32] : [1];
       for (const batch of batches) {
@@ -83,16 +85,15 @@ async function main(): Promise<void> {
 
   const contexts = quick ? [0, 4096] : [0, 4096, 32768, 131072];
   log(`--- context sweep 0.1b fp32: ${contexts.join(', ')}`);
-  const sweep: ContextPoint[] = await benchmarkContextSweep({ shape: '0.1b', dtype: 'fp32', contexts, threads, log });
+  const sweep: ContextPoint[] = skip('sweep')
+    ? []
+    : await benchmarkContextSweep({ shape: '0.1b', dtype: 'fp32', contexts, threads, log });
 
   const tfContexts = quick ? [1024, 4096] : [1024, 4096, 16384, 65536];
   log(`--- transformer baseline 0.1b: ${tfContexts.join(', ')}`);
-  const transformer: TransformerBenchRow[] = await benchmarkTransformerDecode({
-    shape: TRANSFORMER_SHAPES['0.1B'],
-    contexts: tfContexts,
-    threads,
-    repeats: 5,
-  });
+  const transformer: TransformerBenchRow[] = skip('transformer')
+    ? []
+    : await benchmarkTransformerDecode({ shape: TRANSFORMER_SHAPES['0.1B'], contexts: tfContexts, threads, repeats: 5 });
   const bandwidthAtEnd = await measureReadBandwidth(threads);
 
   const result = { started: started.toISOString(), machine, quick, rows, sweep, transformer, bandwidthAtEnd };

@@ -152,28 +152,36 @@ export async function benchmarkContextSweep(opts: {
   try {
     await engine.warmUp(['step', 'prefill']);
     engine.dropCheckpoint();
-    const points: ContextPoint[] = [];
+    // Reach each context length through prefill and keep the state; then time decode from every kept
+    // state in interleaved rounds, so all lengths see the same machine conditions (the figure is a ratio).
+    const states: Float32Array[] = [];
     let state = engine.zeroState();
     let consumed = 0;
     const block = 4096;
-    for (const target of [...opts.contexts].sort((a, b) => a - b)) {
+    const targets = [...opts.contexts].sort((a, b) => a - b);
+    for (const target of targets) {
       while (consumed < target) {
         const n = Math.min(block, target - consumed);
         const chunk = Array.from({ length: n }, (_, i) => 1 + (((consumed + i) * 104729) % 65000));
         state = (await engine.prefill(chunk, state)).state;
         consumed += n;
       }
-      // time decode on a copy so the measurement does not advance the context being swept
-      let probe: Float32Array = new Float32Array(state);
-      const rounds: number[] = [];
-      for (let r = 0; r < (opts.repeats ?? 5); r++) {
-        const t = process.hrtime.bigint();
-        for (let i = 0; i < (opts.steps ?? 16); i++) probe = (await engine.step([42], probe)).state;
-        rounds.push((seconds(t) * 1000) / (opts.steps ?? 16));
-      }
-      points.push({ context: target, msPerToken: median(rounds) });
-      log(`context ${target}: ${median(rounds).toFixed(2)} ms/token`);
+      states.push(new Float32Array(state));
+      log(`reached context ${target}`);
     }
+    const steps = opts.steps ?? 16;
+    const timings: number[][] = targets.map(() => []);
+    for (let r = 0; r < (opts.repeats ?? 7); r++) {
+      for (let k = 0; k < targets.length; k++) {
+        let probe: Float32Array = new Float32Array(states[k]); // decode from a copy: the context stays put
+        probe = (await engine.step([42], probe)).state; // warm
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < steps; i++) probe = (await engine.step([42], probe)).state;
+        timings[k].push((seconds(t) * 1000) / steps);
+      }
+    }
+    const points: ContextPoint[] = targets.map((context, k) => ({ context, msPerToken: median(timings[k]) }));
+    for (const p of points) log(`context ${p.context}: ${p.msPerToken.toFixed(2)} ms/token`);
     return points;
   } finally {
     await engine.release();
