@@ -18,6 +18,11 @@ export interface EngineOptions {
    */
   readonly spinning?: boolean;
   readonly cacheDir?: string;
+  /**
+   * Flush subnormal floats to zero (default true). A fresh or slowly-fed state decays into subnormals, which
+   * cost x86 cores ~20% of decode speed (BENCHMARKS.md); the values lost are below 1e-38.
+   */
+  readonly flushDenormals?: boolean;
   /** wkv recurrence of the prefill graphs (see Rwkv7GraphSpec.recurrence). Default chunked. */
   readonly recurrence?: 'chunked' | 'unrolled';
 }
@@ -183,7 +188,13 @@ function sessionOptions(options: EngineOptions): ort.InferenceSession.SessionOpt
     executionMode: 'sequential',
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
-    extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: options.spinning === false ? '0' : '1' },
+        // decayed state entries drift towards zero; subnormal arithmetic is slow on x86
+        set_denormal_as_zero: options.flushDenormals === false ? '0' : '1',
+      },
+    },
   };
 }
 
