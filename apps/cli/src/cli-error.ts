@@ -17,7 +17,9 @@ export function describeError(err: unknown): string {
 }
 
 /** Wraps a command action: any failure prints `gooseherd: <message>` on stderr and exits 1. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

@@ -26,7 +26,15 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe('gooseherd CLI', () => {
   it('prints help for every command and exits 0', () => {
-    for (const args of [[], ['model'], ['model', 'inspect'], ['model', 'eval'], ['model', 'tokenize'], ['model', 'generate'], ['model', 'bench']]) {
+    for (const args of [
+      [],
+      ['model'],
+      ['model', 'inspect'],
+      ['model', 'eval'],
+      ['model', 'tokenize'],
+      ['model', 'generate'],
+      ['model', 'bench'],
+    ]) {
       const r = gooseherd(...args, '--help');
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: gooseherd/);
@@ -57,7 +65,14 @@ describe('gooseherd CLI', () => {
       const r = gooseherd('model', 'inspect', golden.pthPath);
       expect(r.code).toBe(0);
       const cfg = JSON.parse(r.stdout);
-      expect(cfg).toMatchObject({ nLayer: 2, nEmbd: 128, nHead: 2, headSize: 64, vocabSize: 65536, dimFfn: 512 });
+      expect(cfg).toMatchObject({
+        nLayer: 2,
+        nEmbd: 128,
+        nHead: 2,
+        headSize: 64,
+        vocabSize: 65536,
+        dimFfn: 512,
+      });
       expect(cfg.loraDims).toEqual({ decay: 32, a: 32, v: 32, gate: 64 });
     });
 
@@ -72,16 +87,31 @@ describe('gooseherd CLI', () => {
     it('eval writes [T, V] float32 logits and the final state in the reference layout', () => {
       const out = path.join(work, 'logits.bin');
       const stateOut = path.join(work, 'state.bin');
-      const r = gooseherd('model', 'eval', '--model', golden.safetensorsPath, '--tokens', tokens.join(','), '--out', out, '--state-out', stateOut);
+      const r = gooseherd(
+        'model',
+        'eval',
+        '--model',
+        golden.safetensorsPath,
+        '--tokens',
+        tokens.join(','),
+        '--out',
+        out,
+        '--state-out',
+        stateOut,
+      );
       expect(r.code).toBe(0);
       const logits = readF32(out);
       expect(logits.length).toBe(tokens.length * V);
       const first = golden.f32('logits_first4');
       const last = golden.f32('logits_last4');
       for (let i = 0; i < 4; i++) {
-        expect(maxAbsDiff(logits.subarray(i * V, (i + 1) * V), first.subarray(i * V, (i + 1) * V))).toBeLessThan(1e-4);
+        expect(
+          maxAbsDiff(logits.subarray(i * V, (i + 1) * V), first.subarray(i * V, (i + 1) * V)),
+        ).toBeLessThan(1e-4);
         const p = tokens.length - 4 + i;
-        expect(maxAbsDiff(logits.subarray(p * V, (p + 1) * V), last.subarray(i * V, (i + 1) * V))).toBeLessThan(1e-4);
+        expect(
+          maxAbsDiff(logits.subarray(p * V, (p + 1) * V), last.subarray(i * V, (i + 1) * V)),
+        ).toBeLessThan(1e-4);
       }
       expect(maxAbsDiff(readF32(stateOut), golden.packedState('state'))).toBeLessThan(1e-4);
     });
@@ -91,32 +121,75 @@ describe('gooseherd CLI', () => {
       const mid = golden.packedState('mid_state');
       fs.writeFileSync(stateIn, new Uint8Array(mid.buffer));
       const out = path.join(work, 'resumed.bin');
-      const r = gooseherd('model', 'eval', '--model', golden.pthPath, '--tokens', tokens.slice(24).join(','), '--out', out, '--state-in', stateIn);
+      const r = gooseherd(
+        'model',
+        'eval',
+        '--model',
+        golden.pthPath,
+        '--tokens',
+        tokens.slice(24).join(','),
+        '--out',
+        out,
+        '--state-in',
+        stateIn,
+      );
       expect(r.code).toBe(0);
       const logits = readF32(out);
       const last = golden.f32('logits_last4');
       for (let i = 0; i < 4; i++) {
         const row = tokens.length - 24 - 4 + i;
-        expect(maxAbsDiff(logits.subarray(row * V, (row + 1) * V), last.subarray(i * V, (i + 1) * V))).toBeLessThan(1e-4);
+        expect(
+          maxAbsDiff(logits.subarray(row * V, (row + 1) * V), last.subarray(i * V, (i + 1) * V)),
+        ).toBeLessThan(1e-4);
       }
     });
 
     it('eval refuses a state file of the wrong size and bad token lists', () => {
       const bad = path.join(work, 'bad-state.bin');
       fs.writeFileSync(bad, new Uint8Array(100));
-      let r = gooseherd('model', 'eval', '--model', golden.pthPath, '--tokens', '1,2', '--out', path.join(work, 'x.bin'), '--state-in', bad);
+      let r = gooseherd(
+        'model',
+        'eval',
+        '--model',
+        golden.pthPath,
+        '--tokens',
+        '1,2',
+        '--out',
+        path.join(work, 'x.bin'),
+        '--state-in',
+        bad,
+      );
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(bad);
-      r = gooseherd('model', 'eval', '--model', golden.pthPath, '--tokens', '1,x', '--out', path.join(work, 'x.bin'));
+      r = gooseherd(
+        'model',
+        'eval',
+        '--model',
+        golden.pthPath,
+        '--tokens',
+        '1,x',
+        '--out',
+        path.join(work, 'x.bin'),
+      );
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/--tokens/);
-      r = gooseherd('model', 'eval', '--model', golden.pthPath, '--tokens', '70000', '--out', path.join(work, 'x.bin'));
+      r = gooseherd(
+        'model',
+        'eval',
+        '--model',
+        golden.pthPath,
+        '--tokens',
+        '70000',
+        '--out',
+        path.join(work, 'x.bin'),
+      );
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/70000/);
     });
 
     it('tokenize prints the ids as a JSON array on the last line, for text and raw bytes', () => {
-      const cases = JSON.parse(fs.readFileSync(path.join(golden.dir, 'tokenizer-cases.json'), 'utf8')).cases as Array<{
+      const cases = JSON.parse(fs.readFileSync(path.join(golden.dir, 'tokenizer-cases.json'), 'utf8'))
+        .cases as Array<{
         kind: string;
         text?: string;
         input_hex: string;
@@ -138,7 +211,20 @@ describe('gooseherd CLI', () => {
     });
 
     it('generate streams text, and the same seed gives the same text', () => {
-      const args = ['model', 'generate', '--model', golden.pthPath, '--vocab', golden.vocabPath, '--prompt', 'Hello', '--max-tokens', '24', '--seed', '7'];
+      const args = [
+        'model',
+        'generate',
+        '--model',
+        golden.pthPath,
+        '--vocab',
+        golden.vocabPath,
+        '--prompt',
+        'Hello',
+        '--max-tokens',
+        '24',
+        '--seed',
+        '7',
+      ];
       const a = gooseherd(...args);
       const b = gooseherd(...args);
       expect(a.code).toBe(0);
@@ -151,7 +237,23 @@ describe('gooseherd CLI', () => {
   });
 
   it('bench --json ends with one JSON object carrying the throughput figures', () => {
-    const r = gooseherd('model', 'bench', '--shape', '0.1b', '--dtype', 'int8', '--batch', '2', '--steps', '2', '--repeats', '1', '--prefill-tokens', '64', '--json');
+    const r = gooseherd(
+      'model',
+      'bench',
+      '--shape',
+      '0.1b',
+      '--dtype',
+      'int8',
+      '--batch',
+      '2',
+      '--steps',
+      '2',
+      '--repeats',
+      '1',
+      '--prefill-tokens',
+      '64',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(result.decodeTokensPerSecond).toBeGreaterThan(0);

@@ -49,7 +49,8 @@ export function readUserFile(flag: string, file: string): Buffer {
     return fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
     throw new Error(`${flag} ${file}: ${why}`);
   }
 }
@@ -58,6 +59,8 @@ export function writeUserFile(flag: string, file: string, data: Uint8Array): voi
   try {
     fs.writeFileSync(file, data);
   } catch (err) {
-    throw new Error(`${flag} ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(
+      `${flag} ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { WeightDType } from '../graph/linear-weights.js';
 import { benchmarkContextSweep, ContextPoint, EngineBenchResult } from './engine-bench.js';
 import { measureReadBandwidth } from './memory-bandwidth.js';
@@ -37,9 +38,23 @@ interface Row extends EngineBenchResult {
 }
 
 function runConfig(shape: string, dtype: WeightDType, batch: number): EngineBenchResult {
-  const args = [cli, 'model', 'bench', '--shape', shape, '--dtype', dtype, '--batch', String(batch), '--json'];
+  const args = [
+    cli,
+    'model',
+    'bench',
+    '--shape',
+    shape,
+    '--dtype',
+    dtype,
+    '--batch',
+    String(batch),
+    '--json',
+  ];
   if (quick) args.push('--repeats', '3', '--steps', '8', '--prefill-tokens', '256');
-  const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return JSON.parse(out.trim().split('\n').pop() as string);
 }
 
@@ -50,7 +65,7 @@ async function main(): Promise<void> {
     cpus: os.availableParallelism(),
     memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
     node: process.version,
-    onnxruntime: require('onnxruntime-node/package.json').version as string,
+    onnxruntime: ort.env.versions.common,
     loadAverageAtStart: os.loadavg().map((x) => +x.toFixed(2)),
   };
   log(`machine: ${JSON.stringify(machine)}`);
@@ -87,13 +102,18 @@ async function main(): Promise<void> {
   log(`--- context sweep 0.1b fp32: ${contexts.join(', ')}`);
   const sweep: ContextPoint[] = skip('sweep')
     ? []
-    : await benchmarkContextSweep({ shape: '0.1b', dtype: 'fp32', contexts, threads, log });
+    : await benchmarkContextSweep({ shape: '0.1b', dtype: 'fp32', contexts, threads, repeats: 15, log });
 
   const tfContexts = quick ? [1024, 4096] : [1024, 4096, 16384, 65536];
   log(`--- transformer baseline 0.1b: ${tfContexts.join(', ')}`);
   const transformer: TransformerBenchRow[] = skip('transformer')
     ? []
-    : await benchmarkTransformerDecode({ shape: TRANSFORMER_SHAPES['0.1B'], contexts: tfContexts, threads, repeats: 5 });
+    : await benchmarkTransformerDecode({
+        shape: TRANSFORMER_SHAPES['0.1B'],
+        contexts: tfContexts,
+        threads,
+        repeats: 5,
+      });
   const bandwidthAtEnd = await measureReadBandwidth(threads);
 
   const result = { started: started.toISOString(), machine, quick, rows, sweep, transformer, bandwidthAtEnd };
@@ -132,7 +152,9 @@ function renderMarkdown(r: {
     '',
     '| transformer 0.1b fp32 (KV cache), context | ms/token | KV cache MiB | RSS MiB |',
     '| --- | --- | --- | --- |',
-    ...r.transformer.map((t) => `| ${t.context} | ${t.msPerToken.toFixed(2)} | ${mib(t.kvCacheBytes)} | ${mib(t.rssBytes)} |`),
+    ...r.transformer.map(
+      (t) => `| ${t.context} | ${t.msPerToken.toFixed(2)} | ${mib(t.kvCacheBytes)} | ${mib(t.rssBytes)} |`,
+    ),
     '',
     `Read bandwidth at the end: ${r.bandwidthAtEnd.gbPerSecond.toFixed(1)} GB/s (${r.bandwidthAtEnd.method})`,
     '',

@@ -34,19 +34,27 @@ printf("%f\\n",n*4/best/1e9);return 0;}
 
 const BUFFER_BYTES = 512 * 1024 * 1024;
 
-export async function measureReadBandwidth(threads: number, workDir = os.tmpdir()): Promise<BandwidthReading> {
+export async function measureReadBandwidth(
+  threads: number,
+  workDir = os.tmpdir(),
+): Promise<BandwidthReading> {
   try {
     const dir = fs.mkdtempSync(path.join(workDir, 'gooseherd-bw-'));
     try {
       const src = path.join(dir, 'read.c');
       const bin = path.join(dir, 'read');
       fs.writeFileSync(src, READ_KERNEL_C);
-      execFileSync('cc', ['-O3', '-march=native', '-ffast-math', '-fopenmp', src, '-o', bin], { stdio: 'pipe' });
+      execFileSync('cc', ['-O3', '-march=native', '-ffast-math', '-fopenmp', src, '-o', bin], {
+        stdio: 'pipe',
+      });
       const out = execFileSync(bin, [String(BUFFER_BYTES)], {
         env: { ...process.env, OMP_NUM_THREADS: String(threads) },
         encoding: 'utf8',
       });
-      return { gbPerSecond: Number(out.trim()), method: `C read kernel, ${threads} OpenMP threads, 512 MB, best of 8` };
+      return {
+        gbPerSecond: Number(out.trim()),
+        method: `C read kernel, ${threads} OpenMP threads, 512 MB, best of 8`,
+      };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -64,7 +72,9 @@ async function measureWithOnnxruntime(threads: number, workDir: string): Promise
   const dir = fs.mkdtempSync(path.join(workDir, 'gooseherd-bw-'));
   try {
     g.save(path.join(dir, 'bw.onnx'));
-    const session = await ort.InferenceSession.create(path.join(dir, 'bw.onnx'), { intraOpNumThreads: threads });
+    const session = await ort.InferenceSession.create(path.join(dir, 'bw.onnx'), {
+      intraOpNumThreads: threads,
+    });
     const feeds = { x: new ort.Tensor('float32', new Float32Array(rows * cols).fill(1), [rows, cols]) };
     let best = Infinity;
     for (let i = 0; i < 8; i++) {
@@ -73,7 +83,10 @@ async function measureWithOnnxruntime(threads: number, workDir: string): Promise
       best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
     }
     await session.release();
-    return { gbPerSecond: BUFFER_BYTES / best / 1e9, method: `onnxruntime ReduceMax, ${threads} threads (no C compiler)` };
+    return {
+      gbPerSecond: BUFFER_BYTES / best / 1e9,
+      method: `onnxruntime ReduceMax, ${threads} threads (no C compiler)`,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -25,7 +25,9 @@ describe('reduced-precision weights against fp32 on the reference fixture', () =
     for (const dtype of ['fp16', 'int8', 'int4'] as const) {
       it(`${dtype} stays within its stated bounds`, async () => {
         const ckpt = await loadCheckpoint(golden.pthPath);
-        const acc = await measureQuantAccuracy(ckpt, checkpointFingerprint(ckpt), dtype, golden.tokens, 256, { cacheDir });
+        const acc = await measureQuantAccuracy(ckpt, checkpointFingerprint(ckpt), dtype, golden.tokens, 256, {
+          cacheDir,
+        });
         expect(acc.maxLogitError).toBeLessThan(bounds[dtype].maxLogitError);
         expect(acc.greedyAgreement).toBeGreaterThanOrEqual(bounds[dtype].greedyAgreement);
         if (dtype !== 'fp16') expect(acc.maxLogitError).toBeGreaterThan(0); // it really ran quantised

@@ -24,7 +24,9 @@ export async function measureSgemmRate(threads: number, width = 768): Promise<nu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gooseherd-sgemm-'));
   try {
     g.save(path.join(dir, 'sgemm.onnx'));
-    const session = await ort.InferenceSession.create(path.join(dir, 'sgemm.onnx'), { intraOpNumThreads: threads });
+    const session = await ort.InferenceSession.create(path.join(dir, 'sgemm.onnx'), {
+      intraOpNumThreads: threads,
+    });
     const feeds = { x: new ort.Tensor('float32', new Float32Array(M * K).fill(0.01), [M, K]) };
     let best = Infinity;
     for (let i = 0; i < 10; i++) {

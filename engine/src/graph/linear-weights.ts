@@ -29,14 +29,24 @@ export class LinearWeights {
         // products, measurably faster than MatMul against Wᵀ on onnxruntime's CPU provider (BENCHMARKS.md).
         return g.op('Gemm', [x, g.weightF32(name, [outDim, inDim], w)], { transB: 1 });
       case 'fp16': {
-        const half = g.initializer(name, ElemType.float16, [inDim, outDim], toFloat16(transpose(w, outDim, inDim)));
+        const half = g.initializer(
+          name,
+          ElemType.float16,
+          [inDim, outDim],
+          toFloat16(transpose(w, outDim, inDim)),
+        );
         return g.op('MatMul', [x, g.op('Cast', [half], { to: ElemType.float })]);
       }
       case 'int8':
       case 'int4': {
         const bits = this.dtype === 'int8' ? 8 : 4;
         const q = quantizeBlockwise(w, outDim, inDim, bits, QUANT_BLOCK_SIZE);
-        const packed = g.initializer(`${name}.q${bits}`, ElemType.uint8, [outDim, q.blocksPerRow, q.blobBytes], q.data);
+        const packed = g.initializer(
+          `${name}.q${bits}`,
+          ElemType.uint8,
+          [outDim, q.blocksPerRow, q.blobBytes],
+          q.data,
+        );
         const scales = g.weightF32(`${name}.scales`, [outDim * q.blocksPerRow], q.scales);
         return g.op(
           'MatMulNBits',
@@ -78,7 +88,7 @@ function floatBitsToHalf(x: number): number {
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;

@@ -147,10 +147,16 @@ class Rwkv7GraphWriter {
   /** lengths [B] → step masks and the last-position one-hot (prefill only). */
   private buildMasks(lengths: string): void {
     const { g, T } = this;
-    const positions = g.constI64(Array.from({ length: T }, (_, i) => i), [1, T]);
+    const positions = g.constI64(
+      Array.from({ length: T }, (_, i) => i),
+      [1, T],
+    );
     const lengthsCol = g.op('Unsqueeze', [lengths, g.constI64([1])]);
     const valid = g.op('Less', [positions, lengthsCol]); // [B, T] bool
-    const validTB = g.op('Reshape', [g.op('Transpose', [valid], { perm: [1, 0] }), g.constI64([T, -1, 1, 1, 1])]);
+    const validTB = g.op('Reshape', [
+      g.op('Transpose', [valid], { perm: [1, 0] }),
+      g.constI64([T, -1, 1, 1, 1]),
+    ]);
     this.stepMasks = T === 1 ? [validTB] : g.opMulti('Split', [validTB], { axis: 0 }, { count: T });
     const last = g.op('Sub', [lengthsCol, g.constI64([1])]);
     const oneHot = g.op('Cast', [g.op('Equal', [positions, last])], { to: ElemType.float }); // [B, T]

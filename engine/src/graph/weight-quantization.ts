@@ -19,7 +19,8 @@ export function quantizeBlockwise(
   bits: 4 | 8,
   blockSize: number,
 ): BlockQuantized {
-  if (cols % blockSize !== 0) throw new Error(`input width ${cols} is not a multiple of block size ${blockSize}`);
+  if (cols % blockSize !== 0)
+    throw new Error(`input width ${cols} is not a multiple of block size ${blockSize}`);
   const blocksPerRow = cols / blockSize;
   const blobBytes = (blockSize * bits) / 8;
   const data = new Uint8Array(rows * blocksPerRow * blobBytes);
@@ -55,7 +56,13 @@ export function quantizeBlockwise(
 }
 
 /** The float values a quantised matrix stands for (used to measure quantisation error). */
-export function dequantizeBlockwise(q: BlockQuantized, rows: number, cols: number, bits: 4 | 8, blockSize: number): Float32Array {
+export function dequantizeBlockwise(
+  q: BlockQuantized,
+  rows: number,
+  cols: number,
+  bits: 4 | 8,
+  blockSize: number,
+): Float32Array {
   const out = new Float32Array(rows * cols);
   const zero = 1 << (bits - 1);
   for (let r = 0; r < rows; r++) {

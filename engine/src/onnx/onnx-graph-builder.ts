@@ -85,7 +85,8 @@ export class OnnxGraphBuilder {
   }
 
   weightF32(name: string, dims: number[], data: Float32Array): string {
-    if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`initializer ${name}: size mismatch`);
+    if (data.length !== dims.reduce((a, b) => a * b, 1))
+      throw new Error(`initializer ${name}: size mismatch`);
     return this.initializer(name, ElemType.float, dims, data);
   }
 
@@ -110,7 +111,12 @@ export class OnnxGraphBuilder {
   }
 
   /** Appends a node and returns its first output's name. */
-  op(opType: string, inputs: string[], attrs: Attrs = {}, opts: { outputs?: string[]; domain?: string } = {}): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attrs: Attrs = {},
+    opts: { outputs?: string[]; domain?: string } = {},
+  ): string {
     return this.opMulti(opType, inputs, attrs, { ...opts, count: opts.outputs?.length ?? 1 })[0];
   }
 
@@ -121,7 +127,8 @@ export class OnnxGraphBuilder {
     attrs: Attrs,
     opts: { count: number; outputs?: string[]; domain?: string },
   ): string[] {
-    const outputs = opts.outputs ?? Array.from({ length: opts.count }, () => this.fresh(opType.toLowerCase()));
+    const outputs =
+      opts.outputs ?? Array.from({ length: opts.count }, () => this.fresh(opType.toLowerCase()));
     if (opts.domain === 'com.microsoft') this.usesMicrosoftDomain = true;
     this.nodes.push({
       opType,
@@ -141,7 +148,12 @@ export class OnnxGraphBuilder {
       node: this.nodes,
       input: this.inputs,
       output: this.outputs,
-      initializer: this.initializers.map((i) => ({ name: i.name, dataType: i.type, dims: i.dims, rawData: i.bytes })),
+      initializer: this.initializers.map((i) => ({
+        name: i.name,
+        dataType: i.type,
+        dims: i.dims,
+        rawData: i.bytes,
+      })),
     };
   }
 
@@ -161,7 +173,8 @@ export class OnnxGraphBuilder {
         if (init.bytes.byteLength >= EXTERNAL_THRESHOLD_BYTES) {
           if (fd === undefined) fd = fs.openSync(dataPath, 'w');
           const aligned = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
-          if (aligned > offset) fs.writeSync(fd, new Uint8Array(aligned - offset), 0, aligned - offset, offset);
+          if (aligned > offset)
+            fs.writeSync(fd, new Uint8Array(aligned - offset), 0, aligned - offset, offset);
           fs.writeSync(fd, init.bytes, 0, init.bytes.byteLength, aligned);
           t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
           t.externalData = [

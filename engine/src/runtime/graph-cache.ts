@@ -44,7 +44,10 @@ export function cachedGraph(
   const tmp = fs.mkdtempSync(path.join(cacheDir, 'graphs', `.${key}-`));
   try {
     buildRwkv7Graph(ckpt, spec).save(path.join(tmp, 'model.onnx'));
-    fs.writeFileSync(path.join(tmp, 'spec.json'), JSON.stringify({ fingerprint, spec, config: ckpt.config }, null, 2));
+    fs.writeFileSync(
+      path.join(tmp, 'spec.json'),
+      JSON.stringify({ fingerprint, spec, config: ckpt.config }, null, 2),
+    );
     try {
       fs.renameSync(tmp, dir);
     } catch (err) {

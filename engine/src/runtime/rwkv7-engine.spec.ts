@@ -41,7 +41,11 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
     beforeAll(async () => {
       cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gooseherd-engine-spec-'));
       const ckpt = await loadCheckpoint(golden.pthPath);
-      engine = Rwkv7Engine.create(ckpt, checkpointFingerprint(ckpt), { cacheDir, prefillChunk: 20, threads: 2 });
+      engine = Rwkv7Engine.create(ckpt, checkpointFingerprint(ckpt), {
+        cacheDir,
+        prefillChunk: 20,
+        threads: 2,
+      });
       const run = await runSteps(engine, tokens, engine.zeroState());
       stepLogits = run.logits;
       finalState = run.state;
@@ -64,7 +68,8 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
         for (let j = 0; j < probeIds.length; j++) {
           worst = Math.max(worst, Math.abs(row[probeIds[j]] - probe[p * probeIds.length + j]));
         }
-        for (let j = 0; j < 64; j++) worst = Math.max(worst, Math.abs(row[topIds[p * 64 + j]] - top[p * 64 + j]));
+        for (let j = 0; j < 64; j++)
+          worst = Math.max(worst, Math.abs(row[topIds[p * 64 + j]] - top[p * 64 + j]));
         worst = Math.max(worst, Math.abs(logSumExp(row) - lse[p]));
       }
       expect(worst).toBeLessThan(TOL);
@@ -98,7 +103,9 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
         const p = 24 + i;
         expect(maxAbsDiff(resumed.logits[i], stepLogits[p])).toBeLessThan(TOL);
         const atProbe = Array.from(probeIds, (id) => resumed.logits[i][id]);
-        expect(maxAbsDiff(atProbe, probe.subarray(p * probeIds.length, (p + 1) * probeIds.length))).toBeLessThan(TOL);
+        expect(
+          maxAbsDiff(atProbe, probe.subarray(p * probeIds.length, (p + 1) * probeIds.length)),
+        ).toBeLessThan(TOL);
       }
       expect(maxAbsDiff(resumed.state, finalState)).toBeLessThan(TOL);
     });
@@ -115,7 +122,11 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
 
     it('prefill in full chunks of 64 over 300 tokens equals 300 single steps', async () => {
       const ckpt = await loadCheckpoint(golden.pthPath);
-      const wide = Rwkv7Engine.create(ckpt, checkpointFingerprint(ckpt), { cacheDir, prefillChunk: 64, threads: 2 });
+      const wide = Rwkv7Engine.create(ckpt, checkpointFingerprint(ckpt), {
+        cacheDir,
+        prefillChunk: 64,
+        threads: 2,
+      });
       try {
         const long = Array.from({ length: 300 }, (_, i) => tokens[(i * 7) % tokens.length]);
         const stepped = await runSteps(engine, long, engine.zeroState());
@@ -180,7 +191,8 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
       try {
         const run = await runSteps(other, tokens.slice(0, 4), other.zeroState());
         const first = golden.f32('logits_first4');
-        for (let i = 0; i < 4; i++) expect(maxAbsDiff(run.logits[i], first.subarray(i * V, (i + 1) * V))).toBeLessThan(TOL);
+        for (let i = 0; i < 4; i++)
+          expect(maxAbsDiff(run.logits[i], first.subarray(i * V, (i + 1) * V))).toBeLessThan(TOL);
       } finally {
         await other.release();
       }
@@ -193,7 +205,12 @@ describe('RWKV-7 engine against the official reference (fp32)', () => {
       const second = cachedGraph(ckpt, checkpointFingerprint(ckpt), spec, cacheDir);
       expect(second.built).toBe(false);
       expect(second.modelPath).toBe(first.modelPath);
-      const otherKey = cachedGraph(ckpt, checkpointFingerprint(ckpt), { kind: 'step', weights: 'int8' }, cacheDir);
+      const otherKey = cachedGraph(
+        ckpt,
+        checkpointFingerprint(ckpt),
+        { kind: 'step', weights: 'int8' },
+        cacheDir,
+      );
       expect(otherKey.modelPath).not.toBe(first.modelPath);
     });
 

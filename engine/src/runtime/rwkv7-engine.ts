@@ -91,14 +91,20 @@ export class Rwkv7Engine {
       [GraphIO.tokens]: new ort.Tensor('int64', toInt64(tokens, this.config.vocabSize), [B]),
       [GraphIO.state]: new ort.Tensor('float32', state, [B, this.stateSize]),
     });
-    return { logits: out[GraphIO.logits].data as Float32Array, state: out[GraphIO.stateOut].data as Float32Array };
+    return {
+      logits: out[GraphIO.logits].data as Float32Array,
+      state: out[GraphIO.stateOut].data as Float32Array,
+    };
   }
 
   /**
    * Feeds a whole prompt to one agent in chunks; returns the logits after its last token [V] and the new
    * state [S]. An empty prompt returns the state unchanged and no logits.
    */
-  async prefill(tokens: ArrayLike<number>, state: Float32Array): Promise<{ logits?: Float32Array; state: Float32Array }> {
+  async prefill(
+    tokens: ArrayLike<number>,
+    state: Float32Array,
+  ): Promise<{ logits?: Float32Array; state: Float32Array }> {
     this.checkState(state, 1);
     let current = state;
     let logits: Float32Array | undefined;
@@ -126,7 +132,11 @@ export class Rwkv7Engine {
     return { logits, state: current };
   }
 
-  private async runPrefill(kind: 'prefill' | 'evaluate', chunk: number[], state: Float32Array): Promise<StepResult> {
+  private async runPrefill(
+    kind: 'prefill' | 'evaluate',
+    chunk: number[],
+    state: Float32Array,
+  ): Promise<StepResult> {
     const T = this.prefillChunk;
     const padded = new BigInt64Array(T);
     for (let i = 0; i < chunk.length; i++) padded[i] = BigInt(checkToken(chunk[i], this.config.vocabSize));
@@ -136,7 +146,10 @@ export class Rwkv7Engine {
       [GraphIO.state]: new ort.Tensor('float32', state, [1, this.stateSize]),
       [GraphIO.lengths]: new ort.Tensor('int64', BigInt64Array.from([BigInt(chunk.length)]), [1]),
     });
-    return { logits: out[GraphIO.logits].data as Float32Array, state: out[GraphIO.stateOut].data as Float32Array };
+    return {
+      logits: out[GraphIO.logits].data as Float32Array,
+      state: out[GraphIO.stateOut].data as Float32Array,
+    };
   }
 
   async release(): Promise<void> {
@@ -173,7 +186,12 @@ export class Rwkv7Engine {
             recurrence: this.options.recurrence ?? 'chunked',
           };
     if (!this.ckpt) throw new Error(`the ${kind} graph was not opened before the checkpoint was dropped`);
-    const { modelPath } = cachedGraph(this.ckpt, this.fingerprint, spec, this.options.cacheDir ?? defaultCacheDir());
+    const { modelPath } = cachedGraph(
+      this.ckpt,
+      this.fingerprint,
+      spec,
+      this.options.cacheDir ?? defaultCacheDir(),
+    );
     return ort.InferenceSession.create(modelPath, sessionOptions(this.options));
   }
 }
@@ -199,7 +217,8 @@ function sessionOptions(options: EngineOptions): ort.InferenceSession.SessionOpt
 }
 
 function checkToken(t: number, vocab: number): number {
-  if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new RangeError(`token id ${t} is outside 0..${vocab - 1}`);
+  if (!Number.isInteger(t) || t < 0 || t >= vocab)
+    throw new RangeError(`token id ${t} is outside 0..${vocab - 1}`);
   return t;
 }
 

@@ -72,13 +72,19 @@ export class GoldenFixture {
 
   f32(name: string): Float32Array {
     const e = this.entry(name);
-    const copy = this.bin.buffer.slice(this.bin.byteOffset + e.offset, this.bin.byteOffset + e.offset + e.nbytes);
+    const copy = this.bin.buffer.slice(
+      this.bin.byteOffset + e.offset,
+      this.bin.byteOffset + e.offset + e.nbytes,
+    );
     return new Float32Array(copy);
   }
 
   i32(name: string): Int32Array {
     const e = this.entry(name);
-    const copy = this.bin.buffer.slice(this.bin.byteOffset + e.offset, this.bin.byteOffset + e.offset + e.nbytes);
+    const copy = this.bin.buffer.slice(
+      this.bin.byteOffset + e.offset,
+      this.bin.byteOffset + e.offset + e.nbytes,
+    );
     return new Int32Array(copy);
   }
 

@@ -22,7 +22,10 @@ export function evalCommand(): Command {
     .requiredOption('--model <file>', 'checkpoint (.pth or .safetensors)')
     .requiredOption('--tokens <ids>', 'comma-separated token ids, e.g. 1,2,3', parseTokenList)
     .requiredOption('--out <file>', 'where to write the logits')
-    .option('--state-in <file>', 'start from this state (float32 LE, per layer [att shift C][wkv H·N·N][ffn shift C])')
+    .option(
+      '--state-in <file>',
+      'start from this state (float32 LE, per layer [att shift C][wkv H·N·N][ffn shift C])',
+    )
     .option('--state-out <file>', 'write the final state in the same layout')
     .option('--dtype <dtype>', 'weight storage: fp32|fp16|int8|int4', parseDType, 'fp32')
     .option('--threads <n>', 'onnxruntime threads', parseIntArg(1, 256))
@@ -32,11 +35,16 @@ export function evalCommand(): Command {
         try {
           const V = engine.config.vocabSize;
           const bad = opts.tokens.find((t) => t >= V);
-          if (bad !== undefined) throw new Error(`--tokens: id ${bad} is outside the model's vocabulary 0..${V - 1}`);
+          if (bad !== undefined)
+            throw new Error(`--tokens: id ${bad} is outside the model's vocabulary 0..${V - 1}`);
           let state = engine.zeroState();
           if (opts.stateIn) state = readState(opts.stateIn, engine.stateSize);
           const result = await engine.evaluate(opts.tokens, state);
-          writeUserFile('--out', opts.out, new Uint8Array(result.logits.buffer, result.logits.byteOffset, result.logits.byteLength));
+          writeUserFile(
+            '--out',
+            opts.out,
+            new Uint8Array(result.logits.buffer, result.logits.byteOffset, result.logits.byteLength),
+          );
           if (opts.stateOut) {
             const s = result.state;
             writeUserFile('--state-out', opts.stateOut, new Uint8Array(s.buffer, s.byteOffset, s.byteLength));

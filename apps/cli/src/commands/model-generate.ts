@@ -43,7 +43,12 @@ export function generateCommand(): Command {
     .option('--temperature <t>', '0 = greedy', parseFloatArg(0), 1.0)
     .option('--top-p <p>', 'nucleus mass, 1 disables', parseFloatArg(0, 1), 0.85)
     .option('--top-k <k>', '0 disables', parseIntArg(0), 0)
-    .option('--presence-penalty <x>', 'subtracted once from every token already generated', parseFloatArg(), 0.2)
+    .option(
+      '--presence-penalty <x>',
+      'subtracted once from every token already generated',
+      parseFloatArg(),
+      0.2,
+    )
     .option('--frequency-penalty <x>', 'subtracted per (decayed) occurrence', parseFloatArg(), 0.2)
     .option('--penalty-decay <x>', 'occurrence counts decay by this each token', parseFloatArg(0, 1), 0.996)
     .option('--seed <n>', 'random seed (same seed, same text)', parseIntArg(0))

@@ -5,7 +5,9 @@ import { readUserFile } from '../options.js';
 
 export function tokenizeCommand(): Command {
   return new Command('tokenize')
-    .description('encode text with the RWKV World tokenizer; the ids are the last line of stdout, as a JSON array')
+    .description(
+      'encode text with the RWKV World tokenizer; the ids are the last line of stdout, as a JSON array',
+    )
     .requiredOption('--vocab <file>', 'vocabulary file (rwkv_vocab_v20230424.txt)')
     .option('--text <string>', 'text to encode (UTF-8)')
     .option('--input-file <file>', 'raw bytes to encode (may be invalid UTF-8)')
