@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ElemType, OnnxGraphBuilder } from '../onnx/onnx-graph-builder.js';
+import { bestRunSeconds } from './graph-timing.js';
 
 export interface BandwidthReading {
   /** Best-of-runs read bandwidth, GB/s (1e9 bytes). */
@@ -69,25 +70,10 @@ async function measureWithOnnxruntime(threads: number, workDir: string): Promise
   const g = new OnnxGraphBuilder('read_bandwidth');
   const x = g.input('x', ElemType.float, [rows, cols]);
   g.output('y', ElemType.float, [rows], g.op('ReduceMax', [x], { axes: [1], keepdims: 0 }));
-  const dir = fs.mkdtempSync(path.join(workDir, 'gooseherd-bw-'));
-  try {
-    g.save(path.join(dir, 'bw.onnx'));
-    const session = await ort.InferenceSession.create(path.join(dir, 'bw.onnx'), {
-      intraOpNumThreads: threads,
-    });
-    const feeds = { x: new ort.Tensor('float32', new Float32Array(rows * cols).fill(1), [rows, cols]) };
-    let best = Infinity;
-    for (let i = 0; i < 8; i++) {
-      const t = process.hrtime.bigint();
-      await session.run(feeds);
-      best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
-    }
-    await session.release();
-    return {
-      gbPerSecond: BUFFER_BYTES / best / 1e9,
-      method: `onnxruntime ReduceMax, ${threads} threads (no C compiler)`,
-    };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const feeds = { x: new ort.Tensor('float32', new Float32Array(rows * cols).fill(1), [rows, cols]) };
+  const best = await bestRunSeconds(g, feeds, threads, 8, workDir);
+  return {
+    gbPerSecond: BUFFER_BYTES / best / 1e9,
+    method: `onnxruntime ReduceMax, ${threads} threads (no C compiler)`,
+  };
 }

@@ -1,6 +1,7 @@
 import { Rwkv7Checkpoint } from '../model/rwkv7-config.js';
 import { WeightDType } from '../graph/linear-weights.js';
 import { Rwkv7Engine } from '../runtime/rwkv7-engine.js';
+import { argmax } from '../sampling/sampler.js';
 
 export interface QuantAccuracy {
   readonly dtype: WeightDType;
@@ -10,12 +11,6 @@ export interface QuantAccuracy {
   /** Fraction of positions where the argmax equals fp32's, fed fp32's own greedy continuation. */
   readonly greedyAgreement: number;
   readonly generatedTokens: number;
-}
-
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
 }
 
 /**

@@ -1,9 +1,7 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ElemType, OnnxGraphBuilder } from '../onnx/onnx-graph-builder.js';
 import { Rwkv7Config } from '../model/rwkv7-config.js';
+import { bestRunSeconds } from './graph-timing.js';
 
 /**
  * onnxruntime's own fp32 matrix-product rate on this machine: [256, C]·[C, 4C] products, best of several
@@ -21,24 +19,9 @@ export async function measureSgemmRate(threads: number, width = 768): Promise<nu
     outs.push(g.op('MatMul', [x, g.weightF32(`w${i}`, [K, N], w)]));
   }
   g.output('y', ElemType.float, [M, N], g.op('Sum', outs));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gooseherd-sgemm-'));
-  try {
-    g.save(path.join(dir, 'sgemm.onnx'));
-    const session = await ort.InferenceSession.create(path.join(dir, 'sgemm.onnx'), {
-      intraOpNumThreads: threads,
-    });
-    const feeds = { x: new ort.Tensor('float32', new Float32Array(M * K).fill(0.01), [M, K]) };
-    let best = Infinity;
-    for (let i = 0; i < 10; i++) {
-      const t = process.hrtime.bigint();
-      await session.run(feeds);
-      best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
-    }
-    await session.release();
-    return (8 * 2 * M * K * N) / best / 1e9;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const feeds = { x: new ort.Tensor('float32', new Float32Array(M * K).fill(0.01), [M, K]) };
+  const best = await bestRunSeconds(g, feeds, threads, 10);
+  return (8 * 2 * M * K * N) / best / 1e9;
 }
 
 /** Multiply-adds ×2 per prefill token: every projection and LoRA (the head runs once per chunk, not per token). */

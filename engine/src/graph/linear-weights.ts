@@ -1,4 +1,5 @@
 import { ElemType, OnnxGraphBuilder } from '../onnx/onnx-graph-builder.js';
+import { f16Bits } from '../model/tensor.js';
 import { quantizeBlockwise } from './weight-quantization.js';
 
 /** Storage of the large projection matrices (r/k/v/o, FFN, head). Everything else stays fp32. */
@@ -79,29 +80,6 @@ export function transpose(w: Float32Array, rows: number, cols: number): Float32A
 export function toFloat16(src: Float32Array): Uint16Array {
   const out = new Uint16Array(src.length);
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < src.length; i++) out[i] = floatBitsToHalf(bits[i]);
+  for (let i = 0; i < src.length; i++) out[i] = f16Bits(bits[i]);
   return out;
-}
-
-function floatBitsToHalf(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
 }

@@ -42,3 +42,27 @@ export function halfToFloat(h: number): number {
   if (exp === 31) return frac ? NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
+
+/** IEEE binary16 bits of a float32 given as its raw bits. */
+export function f16Bits(u: number): number {
+  const sign = (u >>> 16) & 0x8000;
+  const abs = u & 0x7fffffff;
+  if (abs >= 0x7f800000) return sign | 0x7c00 | (abs > 0x7f800000 ? 0x200 : 0);
+  if (abs >= 0x477ff000) return sign | 0x7c00; // rounds to >= 65520: overflow to infinity
+  if (abs < 0x33000001) return sign; // below half the smallest subnormal: zero
+  const exp = abs >>> 23;
+  if (exp < 113) {
+    // Subnormal half: shift the mantissa (with implicit 1) right, round to nearest even.
+    const mant = (abs & 0x7fffff) | 0x800000;
+    const shift = 126 - exp;
+    const half = 1 << (shift - 1);
+    const rem = mant & ((1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = ((exp - 112) << 10) | ((abs >>> 13) & 0x3ff);
+  const rem = abs & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}

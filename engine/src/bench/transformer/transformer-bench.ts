@@ -6,6 +6,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as ort from 'onnxruntime-node';
 import { defaultCacheDir } from '../../runtime/graph-cache.js';
+import { median } from '../engine-bench.js';
 import {
   buildTransformerDecodeGraph,
   checkTransformerShape,
@@ -170,12 +171,6 @@ async function measureContext(
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     rssBytes: process.memoryUsage.rss(),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Random-pattern block tiled over the cache: the values do not affect the cost, so filling need not be slow. */
