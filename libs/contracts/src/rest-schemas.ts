@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { LIMITS, SAMPLING_RANGES as R } from './limits.js';
+
+const ranged = (name: keyof typeof R) => z.number().min(R[name][0]).max(R[name][1]);
+
+/** Per-agent defaults or per-task overrides of the sampler. Unknown fields are refused. */
+export const SamplingSchema = z.strictObject({
+  temperature: ranged('temperature').optional(),
+  topP: ranged('topP').optional(),
+  topK: z.int().min(R.topK[0]).max(R.topK[1]).optional(),
+  presencePenalty: ranged('presencePenalty').optional(),
+  frequencyPenalty: ranged('frequencyPenalty').optional(),
+  penaltyDecay: ranged('penaltyDecay').optional(),
+  /** Token id (decimal string) → bias added to its logit. */
+  logitBias: z
+    .record(z.string().regex(/^\d{1,6}$/, 'keys are token ids'), ranged('logitBias'))
+    .refine((o) => Object.keys(o).length <= LIMITS.logitBiasEntries, {
+      message: `at most ${LIMITS.logitBiasEntries} entries`,
+    })
+    .optional(),
+  seed: z.int().min(R.seed[0]).max(R.seed[1]).optional(),
+});
+export type Sampling = z.infer<typeof SamplingSchema>;
+
+export const CreateAgentSchema = z.strictObject({
+  model: z.string().min(1).max(LIMITS.modelNameChars).optional(),
+  system: z.string().max(LIMITS.systemChars).optional(),
+  sampling: SamplingSchema.optional(),
+});
+export type CreateAgentBody = z.infer<typeof CreateAgentSchema>;
+
+export const CreateTaskSchema = z.strictObject({
+  input: z.string().min(1).max(LIMITS.inputChars),
+  maxTokens: z.int().min(1).max(LIMITS.maxTokens).optional(),
+  /** Stop strings; `[]` disables string stops (generation then ends at maxTokens or end-of-text). */
+  stop: z.array(z.string().min(1).max(LIMITS.stopStringChars)).max(LIMITS.stopStrings).optional(),
+  sampling: SamplingSchema.optional(),
+});
+export type CreateTaskBody = z.infer<typeof CreateTaskSchema>;
+
+export const ListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(LIMITS.listPageSize).optional(),
+  cursor: z.string().max(64).optional(),
+});
+export type ListQuery = z.infer<typeof ListQuerySchema>;
