@@ -13,4 +13,9 @@ export interface AgentSegmentJob {
   agentId: string;
   tenantId: string;
   seq: number;
+  /**
+   * BullMQ priority (lower runs first): how many agents of the tenant had work scheduled when this segment
+   * was enqueued. A tenant with a deep backlog queues behind a tenant with one task (fair share per tenant).
+   */
+  priority: number;
 }

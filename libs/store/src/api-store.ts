@@ -45,6 +45,8 @@ export interface ApiStore {
     task: Required<Pick<CreateTaskBody, 'input' | 'maxTokens'>> & Pick<CreateTaskBody, 'stop' | 'sampling'>,
   ): Promise<{ task: TaskAccepted; segment?: AgentSegmentJob } | undefined>;
   getTask(tenantId: string, taskId: string): Promise<TaskView | undefined>;
+  /** The agent a task belongs to, if this tenant owns the task (subscription checks). */
+  taskAgent(tenantId: string, taskId: string): Promise<string | undefined>;
   /**
    * Queued → cancelled at once ('cancelled'); running → the worker is told and stops within a step
    * ('requested'); already final → 'final'. Undefined when absent for this tenant.
