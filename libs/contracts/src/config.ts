@@ -10,7 +10,10 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const EnvSchema = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** Key prefix, so several deployments (or test runs) can share one Redis. */
-  GOOSEHERD_REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('gh'),
+  GOOSEHERD_REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/)
+    .default('gh'),
   PORT: int(0, 65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
   /** When set, accepted as the default tenant's API key. */
@@ -18,7 +21,10 @@ export const EnvSchema = z.object({
   /** More keys at start-up, `tenant:key,tenant:key` (each key ≥ 16 characters); stored hashed. */
   GOOSEHERD_API_KEYS: z
     .string()
-    .regex(/^([\w.-]{1,64}:[^,:\s]{16,512})(,[\w.-]{1,64}:[^,:\s]{16,512})*$/, 'expected tenant:key,tenant:key')
+    .regex(
+      /^([\w.-]{1,64}:[^,:\s]{16,512})(,[\w.-]{1,64}:[^,:\s]{16,512})*$/,
+      'expected tenant:key,tenant:key',
+    )
     .optional(),
   /** Checkpoint the state at least every N generated tokens. */
   GOOSEHERD_CHECKPOINT_TOKENS: int(1, 100_000).default(32),

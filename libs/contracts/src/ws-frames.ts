@@ -6,7 +6,12 @@ const id = z.string().min(1).max(64);
 
 /** Client → server frames on `/v1/ws`. Exactly one of taskId / agentId. */
 export const SubscribeFrameSchema = z
-  .strictObject({ type: z.literal('subscribe'), taskId: id.optional(), agentId: id.optional(), after: seq.optional() })
+  .strictObject({
+    type: z.literal('subscribe'),
+    taskId: id.optional(),
+    agentId: id.optional(),
+    after: seq.optional(),
+  })
   .refine((f) => (f.taskId === undefined) !== (f.agentId === undefined), {
     message: 'give exactly one of taskId or agentId',
     path: ['taskId'],

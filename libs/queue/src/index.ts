@@ -1,2 +1,3 @@
-/** @gooseherd/queue: the BullMQ adapter. See README.md. */
+/** @gooseherd/queue: the BullMQ adapter (the only package that imports bullmq). See README.md. */
 export * from './segment-queue-api.js';
+export * from './segment-queue.js';

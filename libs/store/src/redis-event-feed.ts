@@ -46,7 +46,13 @@ export class RedisEventFeed implements EventFeed {
   }
 
   followTask(taskId: string, after: number, onEvent: (event: TaskEvent) => void): () => void {
-    return this.follow(this.keys.taskEvents(taskId), this.keys.taskChannel(taskId), (e) => e.seq, after, onEvent);
+    return this.follow(
+      this.keys.taskEvents(taskId),
+      this.keys.taskChannel(taskId),
+      (e) => e.seq,
+      after,
+      onEvent,
+    );
   }
 
   followAgent(agentId: string, after: number, onEvent: (event: TaskEvent) => void): () => void {

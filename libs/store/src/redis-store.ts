@@ -47,7 +47,11 @@ export class RedisStore implements ApiStore {
   }
 
   async createTenant(name: string): Promise<{ tenantId: string; apiKey: string }> {
-    const slug = name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').slice(0, 40) || 'tenant';
+    const slug =
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9_.-]+/g, '-')
+        .slice(0, 40) || 'tenant';
     const tenantId = `${slug}-${randomBytes(4).toString('hex')}`;
     const apiKey = `gh_${randomBytes(32).toString('base64url')}`;
     await this.ensureApiKey(tenantId, apiKey);
@@ -87,7 +91,11 @@ export class RedisStore implements ApiStore {
 
   async listAgents(tenantId: string, limit: number, cursor?: string): Promise<Page<AgentView>> {
     const offset = cursor && /^\d{1,9}$/.test(cursor) ? Number(cursor) : 0;
-    const ids = await this.redis.zrange(this.keys.tenantAgents(tenantId), String(offset), String(offset + limit));
+    const ids = await this.redis.zrange(
+      this.keys.tenantAgents(tenantId),
+      String(offset),
+      String(offset + limit),
+    );
     const page = ids.slice(0, limit);
     const pipeline = this.redis.pipeline();
     for (const id of page) pipeline.hgetall(this.keys.agent(id));
@@ -101,7 +109,9 @@ export class RedisStore implements ApiStore {
 
   async deleteAgent(tenantId: string, agentId: string): Promise<boolean> {
     if (!ID_PATTERN.test(agentId)) return false;
-    return (await this.redis.ghDeleteAgent(...this.head(), tenantId, agentId, this.options.taskTtlSeconds)) === 1;
+    return (
+      (await this.redis.ghDeleteAgent(...this.head(), tenantId, agentId, this.options.taskTtlSeconds)) === 1
+    );
   }
 
   async forkAgent(tenantId: string, agentId: string, maxAgents: number): Promise<AgentView | undefined> {
@@ -117,7 +127,9 @@ export class RedisStore implements ApiStore {
     tenantId: string,
     agentId: string,
     task: { input: string; maxTokens: number; stop?: string[]; sampling?: Sampling },
-  ): Promise<{ task: { id: string; agentId: string; status: 'queued' }; segment?: AgentSegmentJob } | undefined> {
+  ): Promise<
+    { task: { id: string; agentId: string; status: 'queued' }; segment?: AgentSegmentJob } | undefined
+  > {
     if (!ID_PATTERN.test(agentId)) return undefined;
     const id = newId('tsk');
     const [ok, seq, priority] = (await this.redis.ghSubmitTask(
@@ -153,9 +165,17 @@ export class RedisStore implements ApiStore {
     return tenant === tenantId && agentId ? agentId : undefined;
   }
 
-  async cancelTask(tenantId: string, taskId: string): Promise<'cancelled' | 'requested' | 'final' | undefined> {
+  async cancelTask(
+    tenantId: string,
+    taskId: string,
+  ): Promise<'cancelled' | 'requested' | 'final' | undefined> {
     if (!ID_PATTERN.test(taskId)) return undefined;
-    const r = (await this.redis.ghCancelTask(...this.head(), tenantId, taskId, this.options.taskTtlSeconds)) as string;
+    const r = (await this.redis.ghCancelTask(
+      ...this.head(),
+      tenantId,
+      taskId,
+      this.options.taskTtlSeconds,
+    )) as string;
     return r === 'absent' ? undefined : (r as 'cancelled' | 'requested' | 'final');
   }
 

@@ -235,7 +235,12 @@ export class WorkerStore {
       const [next, ids] = await this.redis.sscan(this.keys.activeAgents(), cursor, 'COUNT', 200);
       cursor = next;
       for (const agentId of ids) {
-        const [tenantId, active, seq] = await this.redis.hmget(this.keys.agent(agentId), 'tenant', 'active', 'segSeq');
+        const [tenantId, active, seq] = await this.redis.hmget(
+          this.keys.agent(agentId),
+          'tenant',
+          'active',
+          'segSeq',
+        );
         if (!tenantId || active !== '1') {
           // Re-checked inside Redis: a task submitted since the read above may have re-activated the agent.
           await this.redis.eval(
