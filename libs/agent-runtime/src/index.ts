@@ -1,1 +1,5 @@
-export {};
+/** @gooseherd/agent-runtime: runs agents on the engine. See README.md. */
+export * from './chat-format.js';
+export * from './text-tokenizer.js';
+export * from './model-loader.js';
+export * from './batched-decoder.js';

@@ -1,0 +1,193 @@
+/**
+ * Shares one engine among many agents. Every agent's coroutine calls `step` for its next token; the
+ * requests that arrive while the engine is busy (or in the same turn of the event loop) run together as
+ * one batched engine step, which costs barely more than a single one because the weights are read once.
+ * Prompts are fed one prefill chunk at a time, alternating with decode batches, so a long prompt delays
+ * other agents' next token by at most one chunk.
+ */
+import type { Rwkv7Engine } from '@gooseherd/engine';
+
+export interface DecodeResult {
+  /** [V] */
+  readonly logits: Float32Array;
+  /** [S] */
+  readonly state: Float32Array;
+}
+
+export interface PrefillResult {
+  /** After the last token; absent for an empty prompt. */
+  readonly logits?: Float32Array;
+  readonly state: Float32Array;
+}
+
+export interface BatchedDecoderOptions {
+  /** Most agents in one engine step. Default 32. */
+  readonly maxBatch?: number;
+}
+
+export interface DecoderStats {
+  /** Engine step calls. */
+  readonly batches: number;
+  /** Tokens advanced by those calls (sum of batch sizes). */
+  readonly tokensStepped: number;
+  readonly meanBatchSize: number;
+  readonly prefillChunks: number;
+  readonly prefillTokens: number;
+  /** Step requests waiting now. */
+  readonly queuedSteps: number;
+  /** Prompts being fed now. */
+  readonly activePrefills: number;
+}
+
+interface StepRequest {
+  readonly state: Float32Array;
+  readonly token: number;
+  readonly resolve: (r: DecodeResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface PrefillJob {
+  state: Float32Array;
+  logits?: Float32Array;
+  next: number;
+  readonly tokens: readonly number[];
+  readonly resolve: (r: PrefillResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class BatchedDecoder {
+  readonly maxBatch: number;
+  private readonly steps: StepRequest[] = [];
+  private readonly prefills: PrefillJob[] = [];
+  private running = false;
+  private scheduled = false;
+  /** Which kind of work ran last, so decode batches and prefill chunks take turns. */
+  private lastRan: 'step' | 'prefill' = 'prefill';
+  private batches = 0;
+  private tokensStepped = 0;
+  private prefillChunks = 0;
+  private prefillTokens = 0;
+
+  constructor(
+    readonly engine: Rwkv7Engine,
+    options: BatchedDecoderOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 32;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
+      throw new RangeError(`maxBatch must be an integer ≥ 1, got ${this.maxBatch}`);
+  }
+
+  /**
+   * Advances one agent by one token. The returned arrays may be views into a buffer shared with the
+   * other agents of the batch: read them, or copy them, but do not write to them.
+   */
+  step(state: Float32Array, token: number): Promise<DecodeResult> {
+    this.checkState(state);
+    return new Promise((resolve, reject) => {
+      this.steps.push({ state, token, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Feeds a prompt to one agent, a chunk per engine run. */
+  prefill(state: Float32Array, tokens: readonly number[]): Promise<PrefillResult> {
+    this.checkState(state);
+    if (tokens.length === 0) return Promise.resolve({ state });
+    return new Promise((resolve, reject) => {
+      this.prefills.push({ state, next: 0, tokens, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  get stats(): DecoderStats {
+    return {
+      batches: this.batches,
+      tokensStepped: this.tokensStepped,
+      meanBatchSize: this.batches === 0 ? 0 : this.tokensStepped / this.batches,
+      prefillChunks: this.prefillChunks,
+      prefillTokens: this.prefillTokens,
+      queuedSteps: this.steps.length,
+      activePrefills: this.prefills.length,
+    };
+  }
+
+  private checkState(state: Float32Array): void {
+    if (state.length !== this.engine.stateSize)
+      throw new RangeError(`state has ${state.length} floats, expected ${this.engine.stateSize}`);
+  }
+
+  /**
+   * Starts the next run after the current macrotask, so that every coroutine resumed by the previous
+   * run (their continuations are microtasks) has queued its next step before the batch is cut.
+   */
+  private schedule(): void {
+    if (this.running || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runNext();
+    });
+  }
+
+  private async runNext(): Promise<void> {
+    if (this.running) return;
+    const doPrefill = this.prefills.length > 0 && (this.steps.length === 0 || this.lastRan === 'step');
+    if (!doPrefill && this.steps.length === 0) return;
+    this.running = true;
+    try {
+      if (doPrefill) await this.runPrefillChunk();
+      else await this.runStepBatch();
+    } finally {
+      this.running = false;
+      if (this.steps.length > 0 || this.prefills.length > 0) this.schedule();
+    }
+  }
+
+  private async runStepBatch(): Promise<void> {
+    this.lastRan = 'step';
+    const batch = this.steps.splice(0, this.maxBatch);
+    const S = this.engine.stateSize;
+    const V = this.engine.config.vocabSize;
+    const packed = new Float32Array(batch.length * S);
+    const tokens = new Array<number>(batch.length);
+    batch.forEach((r, i) => {
+      packed.set(r.state, i * S);
+      tokens[i] = r.token;
+    });
+    let out;
+    try {
+      out = await this.engine.step(tokens, packed);
+    } catch (err) {
+      for (const r of batch) r.reject(err);
+      return;
+    }
+    this.batches++;
+    this.tokensStepped += batch.length;
+    batch.forEach((r, i) =>
+      r.resolve({
+        logits: out.logits.subarray(i * V, (i + 1) * V),
+        state: out.state.subarray(i * S, (i + 1) * S),
+      }),
+    );
+  }
+
+  private async runPrefillChunk(): Promise<void> {
+    this.lastRan = 'prefill';
+    // Round robin: the job at the front runs one chunk, then goes to the back if unfinished.
+    const job = this.prefills.shift()!;
+    const chunk = job.tokens.slice(job.next, job.next + this.engine.prefillChunk);
+    try {
+      const out = await this.engine.prefill(chunk, job.state);
+      job.state = out.state;
+      job.logits = out.logits;
+    } catch (err) {
+      job.reject(err);
+      return;
+    }
+    job.next += chunk.length;
+    this.prefillChunks++;
+    this.prefillTokens += chunk.length;
+    if (job.next < job.tokens.length) this.prefills.push(job);
+    else job.resolve({ logits: job.logits, state: job.state });
+  }
+}
