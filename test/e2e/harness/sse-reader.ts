@@ -1,0 +1,104 @@
+import type { TaskEvent } from '@gooseherd/contracts';
+import { DeadlineError } from './deadline';
+
+/** One server-sent event as it came over the wire, and the task event its data holds. */
+export interface SseMessage {
+  id: string | undefined;
+  event: string | undefined;
+  data: string;
+  taskEvent: TaskEvent;
+}
+
+export interface SseReadResult {
+  status: number;
+  contentType: string;
+  messages: SseMessage[];
+  /** Why reading stopped. */
+  end: 'final-event' | 'count' | 'stream-closed' | 'timeout';
+}
+
+const FINAL_KINDS = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * Reads `GET /v1/tasks/{id}/events` as a stream of server-sent events until the task's final event, `count`
+ * events, the server closing the stream, or `timeoutMs` (the result then says 'timeout'; nothing throws).
+ * `lastEventId` is sent as the Last-Event-ID header. A non-200 answer is returned with no messages.
+ */
+export async function readTaskEventStream(
+  baseUrl: string,
+  apiKey: string,
+  taskId: string,
+  options: { timeoutMs: number; lastEventId?: number; count?: number },
+): Promise<SseReadResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DeadlineError('SSE events', options.timeoutMs, '')),
+    options.timeoutMs,
+  );
+  const headers: Record<string, string> = { authorization: `Bearer ${apiKey}`, accept: 'text/event-stream' };
+  if (options.lastEventId !== undefined) headers['last-event-id'] = String(options.lastEventId);
+  const messages: SseMessage[] = [];
+  let status = 0;
+  let contentType = '';
+  try {
+    const res = await fetch(`${baseUrl}/v1/tasks/${taskId}/events`, { headers, signal: controller.signal });
+    status = res.status;
+    contentType = res.headers.get('content-type') ?? '';
+    if (status !== 200 || !res.body) {
+      await res.body?.cancel();
+      return { status, contentType, messages, end: 'stream-closed' };
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let fields: { id?: string; event?: string; data: string[] } = { data: [] };
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffer.search(/\r?\n/)) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(buffer[newline] === '\r' ? newline + 2 : newline + 1);
+        if (line === '') {
+          if (fields.data.length > 0) {
+            const data = fields.data.join('\n');
+            const parsed = JSON.parse(data) as Partial<TaskEvent>;
+            const taskEvent = {
+              ...parsed,
+              seq: parsed.seq ?? Number(fields.id),
+              kind: parsed.kind ?? fields.event,
+            } as TaskEvent;
+            messages.push({ id: fields.id, event: fields.event, data, taskEvent });
+            const done =
+              FINAL_KINDS.has(taskEvent.kind) ||
+              (options.count !== undefined && messages.length >= options.count);
+            if (done) {
+              controller.abort();
+              return {
+                status,
+                contentType,
+                messages,
+                end: FINAL_KINDS.has(taskEvent.kind) ? 'final-event' : 'count',
+              };
+            }
+          }
+          fields = { data: [] };
+          continue;
+        }
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const name = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (name === 'id') fields.id = value;
+        else if (name === 'event') fields.event = value;
+        else if (name === 'data') fields.data.push(value);
+      }
+    }
+    return { status, contentType, messages, end: 'stream-closed' };
+  } catch (err) {
+    if (controller.signal.aborted && controller.signal.reason instanceof DeadlineError) {
+      return { status, contentType, messages, end: 'timeout' };
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
