@@ -1,0 +1,44 @@
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import type { Env } from '@gooseherd/contracts';
+import { ApiKeyAuthenticator } from './auth/api-key-authenticator.js';
+import { ApiKeyBootstrap } from './auth/api-key-bootstrap.js';
+import { AgentsController } from './controllers/agents.controller.js';
+import { HealthController } from './controllers/health.controller.js';
+import { TaskEventsController } from './controllers/task-events.controller.js';
+import { TasksController } from './controllers/tasks.controller.js';
+import { SseStreams } from './events/sse-streams.js';
+import { ApiKeyMiddleware } from './http/api-key.middleware.js';
+import { JsonBodyMiddleware } from './http/json-body.middleware.js';
+import { ProblemFilter } from './http/problem.filter.js';
+import { RateLimitMiddleware } from './http/rate-limit.middleware.js';
+import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
+import type { Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { EventSocketServer } from './ws/event-socket-server.js';
+
+const V1_CONTROLLERS = [AgentsController, TasksController, TaskEventsController];
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(env: Env, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [InfrastructureModule.forRoot(env, logger)],
+      controllers: [...V1_CONTROLLERS, HealthController],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        ApiKeyAuthenticator,
+        ApiKeyBootstrap,
+        Metrics,
+        SseStreams,
+        EventSocketServer,
+      ],
+    };
+  }
+
+  /** /v1 requests: authenticate, then count against the key's rate limit, then read the body. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(ApiKeyMiddleware, RateLimitMiddleware, JsonBodyMiddleware).forRoutes(...V1_CONTROLLERS);
+  }
+}

@@ -1,0 +1,72 @@
+import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { Env } from '@gooseherd/contracts';
+import { SegmentQueue, type SegmentProducer } from '@gooseherd/queue';
+import { RedisEventFeed, RedisStore, type EventFeed } from '@gooseherd/store';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import type { Logger } from '../observability/logger.js';
+import { API_STORE, ENV, EVENT_FEED, LOGGER, RATE_LIMITER, SEGMENT_PRODUCER } from '../tokens.js';
+import { RedisConnections } from './redis-connections.js';
+
+/** Closes the adapters, then the connections, after the HTTP server stopped. */
+class InfrastructureShutdown implements OnApplicationShutdown {
+  constructor(
+    @Inject(EVENT_FEED) private readonly feed: EventFeed,
+    @Inject(SEGMENT_PRODUCER) private readonly producer: SegmentProducer,
+    @Inject(RedisConnections) private readonly connections: RedisConnections,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.feed.close(), this.producer.close()]);
+    await this.connections.close();
+  }
+}
+
+/**
+ * The one place that knows the store, feed, queue and rate limiter are Redis: every other provider
+ * injects them by token, as interfaces.
+ */
+@Global()
+@Module({})
+export class InfrastructureModule {
+  static forRoot(env: Env, logger: Logger): DynamicModule {
+    const prefix = env.GOOSEHERD_REDIS_PREFIX;
+    return {
+      module: InfrastructureModule,
+      providers: [
+        { provide: ENV, useValue: env },
+        { provide: LOGGER, useValue: logger },
+        { provide: RedisConnections, useFactory: () => new RedisConnections(env.REDIS_URL, logger) },
+        {
+          provide: API_STORE,
+          inject: [RedisConnections],
+          useFactory: (c: RedisConnections) =>
+            new RedisStore(c.store, { prefix, taskTtlSeconds: env.GOOSEHERD_TASK_TTL_S }),
+        },
+        {
+          provide: EVENT_FEED,
+          inject: [RedisConnections],
+          useFactory: (c: RedisConnections) => new RedisEventFeed(c.feedSubscriber, c.feedReader, { prefix }),
+        },
+        {
+          provide: SEGMENT_PRODUCER,
+          inject: [RedisConnections],
+          useFactory: (c: RedisConnections) => new SegmentQueue(c.queue, { prefix }),
+        },
+        {
+          provide: RATE_LIMITER,
+          inject: [RedisConnections],
+          useFactory: (c: RedisConnections) =>
+            new RateLimiterRedis({
+              storeClient: c.store,
+              keyPrefix: `${prefix}:ratelimit`,
+              points: env.GOOSEHERD_RATE_LIMIT,
+              duration: env.GOOSEHERD_RATE_WINDOW_S,
+              rejectIfRedisNotReady: true,
+            }),
+        },
+        InfrastructureShutdown,
+      ],
+      exports: [ENV, LOGGER, RedisConnections, API_STORE, EVENT_FEED, SEGMENT_PRODUCER, RATE_LIMITER],
+    };
+  }
+}
