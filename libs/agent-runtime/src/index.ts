@@ -3,3 +3,4 @@ export * from './chat-format.js';
 export * from './text-tokenizer.js';
 export * from './model-loader.js';
 export * from './batched-decoder.js';
+export * from './task-generation.js';
