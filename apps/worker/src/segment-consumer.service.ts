@@ -1,0 +1,77 @@
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { Worker } from 'bullmq';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import type { AgentSegmentJob, Env } from '@gooseherd/contracts';
+import { createSegmentConsumer } from '@gooseherd/queue';
+import { isRedisUnavailable } from './redis-errors.js';
+import type { SegmentRunner } from './segment-runner.js';
+import type { TaskRegistry } from './task-registry.js';
+import { ENV, LOGGER, REDIS, REGISTRY, RUNNER } from './tokens.js';
+
+/**
+ * Owns the BullMQ consumer: starts it once the model is loaded, and on shutdown drains it: no new segments
+ * are taken, running ones checkpoint and yield at their next token, and the process exits within
+ * GOOSEHERD_DRAIN_MS. Their agents continue on other workers.
+ */
+@Injectable()
+export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private worker: Worker<AgentSegmentJob> | undefined;
+
+  constructor(
+    @Inject(ENV) private readonly env: Env,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(RUNNER) private readonly runner: SegmentRunner,
+    @Inject(REGISTRY) private readonly registry: TaskRegistry,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const worker = createSegmentConsumer(
+      this.redis.duplicate(),
+      {
+        prefix: this.env.GOOSEHERD_REDIS_PREFIX,
+        concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY,
+        lockMs: this.env.GOOSEHERD_LEASE_MS,
+      },
+      (job) => this.process(job),
+    );
+    worker.on('error', (err) => this.log.warn({ err: err.message }, 'queue consumer error'));
+    this.worker = worker;
+    void worker.run().catch((err: Error) => this.log.error({ err: err.message }, 'queue consumer stopped'));
+    this.log.info({ concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY }, 'taking work');
+  }
+
+  private async process(job: AgentSegmentJob): Promise<void> {
+    try {
+      await this.runner.run(job);
+    } catch (err) {
+      // Redis away: throw, and BullMQ retries the segment with backoff. Anything else is a bug; log it and
+      // let the retry (from the last checkpoint) have a go.
+      if (!isRedisUnavailable(err)) this.log.error({ err, agentId: job.agentId }, 'segment failed');
+      throw err;
+    }
+  }
+
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    if (!this.worker) return;
+    this.log.info({ signal, running: this.registry.size }, 'draining');
+    this.registry.draining = true;
+    const margin = Math.min(1000, this.env.GOOSEHERD_DRAIN_MS / 4);
+    const deadline = new Promise<'timeout'>((r) =>
+      setTimeout(r, this.env.GOOSEHERD_DRAIN_MS - margin, 'timeout').unref(),
+    );
+    const outcome = await Promise.race([this.worker.close().then(() => 'drained' as const), deadline]);
+    if (outcome === 'timeout') {
+      this.log.warn('drain deadline reached; leaving the remaining segments to the lease timeout');
+      await this.worker.close(true).catch(() => undefined);
+    } else {
+      this.log.info('drained');
+    }
+  }
+}

@@ -1,0 +1,276 @@
+import type { AgentSegmentJob } from '@gooseherd/contracts';
+import {
+  TaskGenerator,
+  TURN_SEPARATOR,
+  systemTurn,
+  taskTurn,
+  type BatchedDecoder,
+  type ClosingReason,
+  type LoadedModel,
+} from '@gooseherd/agent-runtime';
+import type { SegmentProducer } from '@gooseherd/queue';
+import type { Lease, SegmentStart, WorkerStore, WriteResult } from '@gooseherd/store';
+import type { Logger } from 'pino';
+import {
+  EMPTY_CHECKPOINT,
+  encodeAgentState,
+  isStateError,
+  restoreState,
+  type AgentCheckpointMeta,
+} from './agent-checkpoint.js';
+import { generatorOptions } from './generator-options.js';
+import type { TaskRegistry } from './task-registry.js';
+import { TokenSink } from './token-sink.js';
+
+export interface SegmentRunnerSettings {
+  workerName: string;
+  /** Commit the state at least every this many generated tokens. */
+  checkpointTokens: number;
+  /** Generated tokens after which the segment yields the agent's slot to the queue. */
+  segmentTokens: number;
+  /** Longest a generated token waits before it is published. */
+  flushMs: number;
+  /** Prompt tokens fed per engine call between checks for cancel and drain. */
+  prefillSlice: number;
+}
+
+type Running = Extract<SegmentStart, { kind: 'run' }>;
+
+/** Why the decode loop stopped. */
+type LoopEnd = { kind: 'finish'; reason: ClosingReason } | { kind: 'yield' } | { kind: 'fenced' };
+
+/**
+ * Runs one segment of one agent: takes the segment's lease, restores the agent's state, feeds whatever the
+ * state has not consumed yet (a prompt, or tokens generated since the last checkpoint by a worker that
+ * died), generates, checkpoints every N tokens, and ends by finishing the task or yielding the agent back to
+ * the queue. Many segments run at once; their engine calls meet in the BatchedDecoder.
+ */
+export class SegmentRunner {
+  constructor(
+    private readonly model: LoadedModel,
+    private readonly decoder: BatchedDecoder,
+    private readonly store: WorkerStore,
+    private readonly producer: SegmentProducer,
+    private readonly registry: TaskRegistry,
+    private readonly settings: SegmentRunnerSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async run(job: AgentSegmentJob): Promise<void> {
+    const start = await this.store.beginSegment(job, this.settings.workerName);
+    if (start.kind !== 'run') return;
+    const taskId = start.lease.taskId;
+    this.registry.add(taskId);
+    try {
+      await this.runTask(start);
+    } finally {
+      this.registry.remove(taskId);
+    }
+  }
+
+  private async runTask(start: Running): Promise<void> {
+    const { lease, agent, task } = start;
+    const log = this.log.child({ agentId: lease.agentId, taskId: lease.taskId });
+    if (agent.model !== this.model.modelName) {
+      return this.fail(
+        lease,
+        task.tokensIn,
+        `model ${agent.model} is not served by this deployment`,
+        task.tokensOut,
+      );
+    }
+    let restored;
+    try {
+      restored = restoreState(this.model, start.state);
+    } catch (err) {
+      if (!isStateError(err)) throw err;
+      return this.fail(
+        lease,
+        task.tokensIn,
+        `the agent's stored state cannot be used: ${err.message}`,
+        task.tokensOut,
+      );
+    }
+    const meta = (start.checkpoint as AgentCheckpointMeta | undefined) ?? EMPTY_CHECKPOINT;
+    const { tokenizer } = this.model;
+    const options = generatorOptions(this.model, agent, task, lease.taskId);
+
+    let generator: TaskGenerator;
+    let chain: number[];
+    let tokensIn: number;
+    let resumedFinish: ClosingReason | undefined;
+    if (meta.task?.id === lease.taskId) {
+      // Continue this task from its checkpoint; tokens generated after it are durable (clients saw them):
+      // feed them instead of generating new ones, so the output stays exactly what was published.
+      generator = TaskGenerator.restore(meta.task.generator, options);
+      const replayIds = start.outputIds.slice(meta.task.outputTokens);
+      const replay = generator.replay(replayIds);
+      if (generator.output !== start.output) {
+        log.warn({ expected: start.output.length, got: generator.output.length }, 'replayed output differs');
+      }
+      resumedFinish = replay.finish;
+      chain = [...meta.pending, ...replayIds];
+      tokensIn = meta.task.tokensIn;
+    } else {
+      // A new task. A checkpoint taken mid-way through another task (a fork) gets its turn closed first.
+      const close = meta.task ? tokenizer.encode(TURN_SEPARATOR) : [];
+      const prompt = (!meta.systemFed && agent.system ? systemTurn(agent.system) : '') + taskTurn(task.input);
+      const promptIds = tokenizer.encode(prompt);
+      generator = new TaskGenerator(options);
+      chain = [...meta.pending, ...close, ...promptIds];
+      tokensIn = promptIds.length;
+    }
+
+    let state = restored.state;
+    let tokensSeen = restored.tokensSeen;
+    const taskMeta = () => ({
+      id: lease.taskId,
+      outputTokens: generator.tokensOut,
+      tokensIn,
+      generator: generator.snapshot(),
+    });
+
+    // Feed everything but the last token, which the first decode step consumes.
+    let pending = chain.pop();
+    const fresh = meta.task?.id !== lease.taskId;
+    for (let at = 0; at < chain.length;) {
+      if (this.registry.draining) {
+        const rest = [...chain.slice(at), ...(pending === undefined ? [] : [pending])];
+        const meta2: AgentCheckpointMeta = { v: 1, pending: rest, systemFed: true, task: taskMeta() };
+        return this.yieldSegment(lease, state, tokensSeen, meta2, generator.tokensOut, tokensIn);
+      }
+      const slice = chain.slice(at, at + this.settings.prefillSlice);
+      state = (await this.decoder.prefill(state, slice)).state;
+      tokensSeen += slice.length;
+      at += slice.length;
+    }
+    if (pending === undefined) {
+      return this.fail(lease, tokensIn, 'nothing to feed the model (empty prompt)');
+    }
+    if (fresh) {
+      const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
+      const committed = await this.store.commitCheckpoint(lease, {
+        state: encodeAgentState(this.model, state, tokensSeen),
+        meta: meta2,
+        tokensSeen,
+        tokensOut: 0,
+        tokensIn,
+      });
+      if (committed.result === 'fenced') return;
+    }
+
+    const sink = new TokenSink(this.store, lease, generator.tokensOut, this.settings.flushMs);
+    let end: LoopEnd = resumedFinish ? { kind: 'finish', reason: resumedFinish } : { kind: 'yield' };
+    let commit: Promise<unknown> = Promise.resolve();
+    // Set by checkpoint commits still in flight (the loop does not wait for them).
+    const commitState: { signal: WriteResult } = { signal: 'ok' };
+    let sinceCheckpoint = 0;
+    let generated = 0;
+    while (!resumedFinish) {
+      if (sink.signal === 'fenced' || commitState.signal === 'fenced') {
+        end = { kind: 'fenced' };
+        break;
+      }
+      if (
+        task.cancelRequested ||
+        this.registry.isCancelled(lease.taskId) ||
+        sink.signal === 'cancel' ||
+        commitState.signal === 'cancel'
+      ) {
+        end = { kind: 'finish', reason: 'cancelled' };
+        break;
+      }
+      if (this.registry.draining || generated >= this.settings.segmentTokens) {
+        end = { kind: 'yield' };
+        break;
+      }
+      const out = await this.decoder.step(state, pending);
+      state = out.state;
+      tokensSeen++;
+      const next = generator.accept(out.logits);
+      pending = next.token;
+      generated++;
+      sink.push(next.token, next.text);
+      if (next.finish) {
+        end = { kind: 'finish', reason: next.finish };
+        break;
+      }
+      if (++sinceCheckpoint >= this.settings.checkpointTokens) {
+        sinceCheckpoint = 0;
+        sink.flush(); // same connection: the tokens reach Redis before the checkpoint that covers them
+        const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
+        const write = this.store.commitCheckpoint(lease, {
+          state: encodeAgentState(this.model, state, tokensSeen),
+          meta: meta2,
+          tokensSeen,
+          tokensOut: generator.tokensOut,
+        });
+        const noted = write.then((r) => {
+          if (r.result !== 'ok' && commitState.signal !== 'fenced') commitState.signal = r.result;
+        });
+        commit = Promise.all([commit, noted]);
+      }
+    }
+
+    if (end.kind === 'fenced') {
+      sink.discard();
+      log.warn('lost the agent to another worker; abandoning the segment');
+      return;
+    }
+    const signal = await sink.settle();
+    await commit;
+    if (signal === 'fenced' || commitState.signal === 'fenced') return;
+    if (end.kind === 'yield') {
+      const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
+      return this.yieldSegment(lease, state, tokensSeen, meta2, generator.tokensOut, tokensIn);
+    }
+    const reason = end.reason;
+    // A finish's last delta came with its token; a cancel releases text held back for a possible stop.
+    const flushText = reason === 'cancelled' ? generator.cancel() : '';
+    const closing = generator.closingTokens(reason);
+    const finalMeta: AgentCheckpointMeta = { v: 1, pending: closing, systemFed: true };
+    const finished = await this.store.finishTask(lease, {
+      status: reason === 'cancelled' ? 'cancelled' : 'succeeded',
+      finishReason: reason,
+      checkpoint: {
+        state: encodeAgentState(this.model, state, tokensSeen),
+        meta: finalMeta,
+        tokensSeen,
+        tokensOut: generator.tokensOut,
+      },
+      tokensIn,
+      tokensOut: generator.tokensOut,
+      flushText,
+    });
+    if (finished.next) await this.producer.enqueue(finished.next);
+  }
+
+  private async yieldSegment(
+    lease: Lease,
+    state: Float32Array,
+    tokensSeen: number,
+    meta: AgentCheckpointMeta,
+    tokensOut: number,
+    tokensIn: number,
+  ): Promise<void> {
+    const r = await this.store.commitCheckpoint(
+      lease,
+      { state: encodeAgentState(this.model, state, tokensSeen), meta, tokensSeen, tokensOut, tokensIn },
+      true,
+    );
+    if (r.next) await this.producer.enqueue(r.next);
+  }
+
+  /** Ends the task as failed, leaving the agent's last checkpoint as it was. */
+  private async fail(lease: Lease, tokensIn: number, error: string, tokensOut = 0): Promise<void> {
+    this.log.warn({ agentId: lease.agentId, taskId: lease.taskId, error }, 'task failed');
+    const r = await this.store.finishTask(lease, {
+      status: 'failed',
+      finishReason: 'error',
+      error,
+      tokensIn,
+      tokensOut,
+    });
+    if (r.next) await this.producer.enqueue(r.next);
+  }
+}

@@ -1,0 +1,135 @@
+import { Module, type OnApplicationShutdown, Inject } from '@nestjs/common';
+import type Redis from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { defaultWorkerName, loadEnv, type Env } from '@gooseherd/contracts';
+import { BatchedDecoder, loadModel, type LoadedModel } from '@gooseherd/agent-runtime';
+import { SegmentQueue } from '@gooseherd/queue';
+import { WorkerStore } from '@gooseherd/store';
+import { CancelListenerService } from './cancel-listener.service.js';
+import { ReconcilerService } from './reconciler.service.js';
+import { workerRedis } from './redis-connections.js';
+import { SegmentConsumerService } from './segment-consumer.service.js';
+import { SegmentRunner } from './segment-runner.js';
+import { TaskRegistry } from './task-registry.js';
+import {
+  DECODER,
+  ENV,
+  LOGGER,
+  MODEL,
+  REDIS,
+  REDIS_SUBSCRIBER,
+  REGISTRY,
+  RUNNER,
+  SEGMENT_QUEUE,
+  WORKER_STORE,
+} from './tokens.js';
+
+/** Closes what the factories opened, after the consumer has drained. */
+class Connections implements OnApplicationShutdown {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS_SUBSCRIBER) private readonly subscriber: Redis,
+    @Inject(SEGMENT_QUEUE) private readonly queue: SegmentQueue,
+    @Inject(MODEL) private readonly model: LoadedModel,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    this.subscriber.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.model.engine.release();
+  }
+}
+
+@Module({
+  providers: [
+    { provide: ENV, useFactory: (): Env => loadEnv() },
+    {
+      provide: LOGGER,
+      inject: [ENV],
+      useFactory: (env: Env): Logger =>
+        pino({ level: env.LOG_LEVEL, base: { service: 'worker', pid: process.pid } }),
+    },
+    {
+      provide: REDIS,
+      inject: [ENV, LOGGER],
+      useFactory: (env: Env, log: Logger) => workerRedis(env.REDIS_URL, log, 'gooseherd-worker'),
+    },
+    {
+      provide: REDIS_SUBSCRIBER,
+      inject: [ENV, LOGGER],
+      useFactory: (env: Env, log: Logger) => workerRedis(env.REDIS_URL, log, 'gooseherd-worker-sub'),
+    },
+    {
+      provide: MODEL,
+      inject: [ENV, LOGGER],
+      useFactory: async (env: Env, log: Logger): Promise<LoadedModel> => {
+        const started = Date.now();
+        const model = await loadModel({
+          modelPath: env.GOOSEHERD_MODEL_PATH,
+          vocabPath: env.GOOSEHERD_VOCAB_PATH,
+          modelName: env.GOOSEHERD_MODEL_NAME,
+          dataDir: env.GOOSEHERD_DATA_DIR,
+          weights: env.GOOSEHERD_WEIGHTS,
+          threads: env.GOOSEHERD_ENGINE_THREADS,
+        });
+        log.info({ model: model.describe, ms: Date.now() - started }, 'model loaded');
+        return model;
+      },
+    },
+    {
+      provide: DECODER,
+      inject: [ENV, MODEL],
+      useFactory: (env: Env, model: LoadedModel) =>
+        new BatchedDecoder(model.engine, { maxBatch: env.GOOSEHERD_WORKER_CONCURRENCY }),
+    },
+    {
+      provide: WORKER_STORE,
+      inject: [ENV, REDIS],
+      useFactory: (env: Env, redis: Redis) =>
+        new WorkerStore(redis, {
+          prefix: env.GOOSEHERD_REDIS_PREFIX,
+          taskTtlSeconds: env.GOOSEHERD_TASK_TTL_S,
+        }),
+    },
+    {
+      provide: SEGMENT_QUEUE,
+      inject: [ENV, REDIS],
+      useFactory: (env: Env, redis: Redis) => new SegmentQueue(redis, { prefix: env.GOOSEHERD_REDIS_PREFIX }),
+    },
+    { provide: REGISTRY, useFactory: () => new TaskRegistry() },
+    {
+      provide: RUNNER,
+      inject: [ENV, MODEL, DECODER, WORKER_STORE, SEGMENT_QUEUE, REGISTRY, LOGGER],
+      useFactory: (
+        env: Env,
+        model: LoadedModel,
+        decoder: BatchedDecoder,
+        store: WorkerStore,
+        queue: SegmentQueue,
+        registry: TaskRegistry,
+        log: Logger,
+      ) =>
+        new SegmentRunner(
+          model,
+          decoder,
+          store,
+          queue,
+          registry,
+          {
+            workerName: env.GOOSEHERD_WORKER_NAME ?? defaultWorkerName(),
+            checkpointTokens: env.GOOSEHERD_CHECKPOINT_TOKENS,
+            segmentTokens: env.GOOSEHERD_SEGMENT_TOKENS,
+            flushMs: 15,
+            prefillSlice: 256,
+          },
+          log,
+        ),
+    },
+    Connections,
+    CancelListenerService,
+    ReconcilerService,
+    SegmentConsumerService,
+  ],
+})
+export class WorkerModule {}
