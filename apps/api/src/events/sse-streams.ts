@@ -37,25 +37,25 @@ export class SseStreams implements OnModuleDestroy {
     }
     this.metrics.sseStreams.inc();
     let last = after;
-    let stopFollowing: (() => void) | undefined;
+    const follower = { stop: (): void => undefined };
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     const close = () => {
       if (!this.open.delete(close)) return;
       clearInterval(heartbeat);
-      stopFollowing?.();
+      follower.stop();
       this.metrics.sseStreams.dec();
       res.end();
     };
     this.open.add(close);
     res.once('close', close);
-    stopFollowing = this.feed.followTask(taskId, after, (event: TaskEvent) => {
+    follower.stop = this.feed.followTask(taskId, after, (event: TaskEvent) => {
       if (event.seq <= last || !this.open.has(close)) return;
       last = event.seq;
       res.write(`id: ${event.seq}\nevent: ${event.kind}\ndata: ${JSON.stringify(event)}\n\n`);
       if (FINAL_EVENT_KINDS.includes(event.kind)) close();
     });
-    // The follower may have delivered a final event synchronously, before stopFollowing was assigned.
-    if (!this.open.has(close)) stopFollowing();
+    // The follower may have delivered a final event synchronously, before follower.stop was assigned.
+    if (!this.open.has(close)) follower.stop();
   }
 
   onModuleDestroy(): void {

@@ -22,7 +22,7 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
 
   transform(value: unknown): z.output<S> {
     // An absent body is an empty object: POST /v1/agents needs no fields.
-    const result = this.schema.safeParse(value ?? {});
+    const result = this.schema.safeParse(value === undefined ? {} : value);
     if (result.success) return result.data;
     throw Problems.validation(fieldErrors(result.error, this.root));
   }
