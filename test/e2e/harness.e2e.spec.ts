@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeadlineError, waitFor } from './harness/deadline';
+import { DeadlineError, StopWaiting, waitFor } from './harness/deadline';
 import { ManagedProcess } from './harness/managed-process';
 import { PrivateRedis, redisAnswersPing } from './harness/private-redis';
 
@@ -54,6 +54,19 @@ describe('the e2e harness', () => {
           { timeoutMs: 100, what: 'the API' },
         ),
       ).rejects.toThrow('last seen: Error: ECONNREFUSED');
+    });
+
+    it('ends at once when the probe throws StopWaiting', async () => {
+      const start = Date.now();
+      await expect(
+        waitFor(
+          () => {
+            throw new StopWaiting('the task failed; it will never succeed');
+          },
+          { timeoutMs: 5_000, what: 'success' },
+        ),
+      ).rejects.toThrow('the task failed; it will never succeed');
+      expect(Date.now() - start).toBeLessThan(500);
     });
   });
 

@@ -18,6 +18,14 @@ export class DeadlineError extends Error {
   }
 }
 
+/** Thrown by a probe to end a wait at once (the awaited state can no longer come), with this message. */
+export class StopWaiting extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StopWaiting';
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -27,7 +35,8 @@ type Falsy = undefined | null | false;
 /**
  * Calls `probe` until it returns something other than undefined, null or false, and returns that. The probe
  * may pass what it saw to `seen`; the last such value is named when the deadline passes. A probe that throws
- * counts as "not yet" (Redis or the API may be restarting) and its error is reported the same way. The
+ * counts as "not yet" (Redis or the API may be restarting) and its error is reported the same way, except
+ * StopWaiting, which ends the wait at once. The
  * deadline is checked after every probe, so a wait outlives `timeoutMs` by at most one probe.
  */
 export async function waitFor<T>(
@@ -45,6 +54,7 @@ export async function waitFor<T>(
       const value = await probe(seen);
       if (value !== undefined && value !== null && value !== false) return value;
     } catch (err) {
+      if (err instanceof StopWaiting) throw err;
       lastSeen = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     }
     const left = deadline - Date.now();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { waitFor } from './deadline';
+import { StopWaiting, waitFor } from './deadline';
 import { EventSocket } from './event-socket';
 import { ManagedProcess, freePort } from './managed-process';
 import { PrivateRedis } from './private-redis';
@@ -173,7 +173,7 @@ export class GooseherdCluster {
   async waitForReady(timeoutMs: number): Promise<void> {
     await waitFor(
       async (seen) => {
-        if (!this.api.running) throw new Error(`the API exited: ${this.api.describe()}`);
+        if (!this.api.running) throw new StopWaiting(`the API exited: ${this.api.describe()}`);
         const res = await this.anonymous.request('GET', '/readyz', undefined, { timeoutMs: 2_000 });
         seen(`HTTP ${res.status}`);
         return res.status === 200;
@@ -209,7 +209,7 @@ export class GooseherdCluster {
     await waitFor(
       async (seen) => {
         const dead = started.find((w) => !w.running);
-        if (dead) throw new Error(`${dead.describe()} exited while starting`);
+        if (dead) throw new StopWaiting(`${dead.describe()} exited while starting`);
         const names = await this.workerClientNames();
         seen(`${names.length} queue consumer connections, ${before} before these workers started`);
         const allNamed = started.every((w) => names.some((n) => n.endsWith(`:w:${w.name}`)));

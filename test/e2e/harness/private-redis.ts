@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Redis } from 'ioredis';
-import { waitFor } from './deadline';
+import { StopWaiting, waitFor } from './deadline';
 import { ManagedProcess, freePort } from './managed-process';
 
 export interface PrivateRedisOptions {
@@ -69,7 +69,7 @@ export class PrivateRedis {
     });
     await waitFor(
       async () => {
-        if (!this.process.running) throw new Error(`redis-server exited: ${this.process.tail(5)}`);
+        if (!this.process.running) throw new StopWaiting(`redis-server exited: ${this.process.tail(5)}`);
         return redisAnswersPing(this.port);
       },
       { timeoutMs: 10_000, what: `redis-server on port ${this.port} to answer PING` },
