@@ -122,6 +122,7 @@ function killAllNow() {
 }
 
 async function main() {
+  require('./ensure-installed.js').ensureInstalled();
   for (const [name, file] of [
     ['API', API_MAIN],
     ['worker', WORKER_MAIN],
