@@ -43,10 +43,11 @@ export class ApiKeyBootstrap implements OnApplicationBootstrap, OnApplicationShu
         this.logger.info({ keys: pairs.length }, 'configured API keys stored');
         return;
       } catch (error) {
+        if (this.stopped) return;
         const delay = Math.min(100 * 2 ** attempt, 5_000);
         if (attempt === 0)
           this.logger.warn({ err: (error as Error).message }, 'storing API keys failed; retrying');
-        await new Promise<void>((resolve) => (this.timer = setTimeout(resolve, delay)));
+        await new Promise<void>((resolve) => (this.timer = setTimeout(resolve, delay).unref()));
       }
     }
   }

@@ -18,10 +18,13 @@ import type { Principal } from '../auth/api-key-authenticator.js';
 import { CurrentPrincipal } from '../http/principal.decorator.js';
 import { Problems } from '../http/problem.js';
 import { ZodValidationPipe } from '../http/zod-validation.pipe.js';
-import { API_STORE, ENV, SEGMENT_PRODUCER } from '../tokens.js';
+import { withDeadline } from '../infrastructure/deadline.js';
+import type { Logger } from '../observability/logger.js';
+import { API_STORE, ENV, LOGGER, SEGMENT_PRODUCER } from '../tokens.js';
 import { requireId } from './resource-id.js';
 
 const DEFAULT_PAGE_SIZE = 20;
+const ENQUEUE_TIMEOUT_MS = 2_000;
 
 @Controller('v1/agents')
 export class AgentsController {
@@ -29,6 +32,7 @@ export class AgentsController {
     @Inject(API_STORE) private readonly store: ApiStore,
     @Inject(SEGMENT_PRODUCER) private readonly producer: SegmentProducer,
     @Inject(ENV) private readonly env: Env,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   @Post()
@@ -86,7 +90,11 @@ export class AgentsController {
     return fork;
   }
 
-  /** Stores the task; when the agent was idle, its work segment is enqueued before the 202 goes out. */
+  /**
+   * Stores the task; when the agent was idle, its work segment is enqueued before the 202 goes out. The task
+   * is durable once stored: if the enqueue fails, the store's reconciler enqueues the segment later, so the
+   * answer is still 202 (a 503 would invite a duplicate submission).
+   */
   @Post(':id/tasks')
   @HttpCode(202)
   async submitTask(
@@ -101,7 +109,15 @@ export class AgentsController {
       sampling: body.sampling,
     });
     if (!submitted) throw Problems.notFound('agent not found');
-    if (submitted.segment) await this.producer.enqueue(submitted.segment);
+    if (submitted.segment) {
+      await withDeadline(this.producer.enqueue(submitted.segment), ENQUEUE_TIMEOUT_MS, 'enqueue').catch(
+        (error: Error) =>
+          this.logger.warn(
+            { err: error.message, agentId: submitted.task.agentId },
+            'enqueue failed; the reconciler will retry',
+          ),
+      );
+    }
     return submitted.task;
   }
 

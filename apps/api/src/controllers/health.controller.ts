@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { ApiStore } from '@gooseherd/store';
 import { Problems } from '../http/problem.js';
+import { withDeadline } from '../infrastructure/deadline.js';
 import { Metrics } from '../observability/metrics.js';
 import { API_STORE } from '../tokens.js';
 
@@ -23,16 +24,10 @@ export class HealthController {
   /** Readiness: Redis answers. */
   @Get('readyz')
   async readyz(): Promise<{ status: 'ready' }> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS);
-    });
     try {
-      await Promise.race([this.store.ping(), timeout]);
+      await withDeadline(this.store.ping(), READY_TIMEOUT_MS, 'ping');
     } catch {
       throw Problems.unavailable('Redis is unreachable');
-    } finally {
-      clearTimeout(timer);
     }
     return { status: 'ready' };
   }

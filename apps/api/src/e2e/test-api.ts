@@ -56,7 +56,12 @@ export async function startTestApi(name: string, env: Record<string, string> = {
   const app = await createApp(config, createLogger(config.LOG_LEVEL));
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  const redis = new Redis(REDIS_URL);
+  const redis = new Redis(config.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    disconnectTimeout: 200,
+  });
+  redis.on('error', () => undefined);
   const worker = new WorkerStore(redis, { prefix, taskTtlSeconds: 3600 });
 
   return {
@@ -87,6 +92,7 @@ export async function startTestApi(name: string, env: Record<string, string> = {
     },
     async close() {
       await app.close();
+      if (redis.status !== 'ready') return redis.disconnect();
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);

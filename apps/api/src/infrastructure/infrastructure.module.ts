@@ -1,22 +1,46 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Env } from '@gooseherd/contracts';
 import { SegmentQueue, type SegmentProducer } from '@gooseherd/queue';
 import { RedisEventFeed, RedisStore, type EventFeed } from '@gooseherd/store';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../observability/logger.js';
 import { API_STORE, ENV, EVENT_FEED, LOGGER, RATE_LIMITER, SEGMENT_PRODUCER } from '../tokens.js';
+import { withDeadline } from './deadline.js';
 import { RedisConnections } from './redis-connections.js';
 
-/** Closes the adapters, then the connections, after the HTTP server stopped. */
-class InfrastructureShutdown implements OnApplicationShutdown {
+const STARTUP_WAIT_MS = 3_000;
+
+/**
+ * Start-up waits briefly for Redis so the first requests do not meet half-open clients; shutdown closes
+ * the adapters, then the connections, after the HTTP server stopped.
+ */
+class InfrastructureLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(EVENT_FEED) private readonly feed: EventFeed,
     @Inject(SEGMENT_PRODUCER) private readonly producer: SegmentProducer,
     @Inject(RedisConnections) private readonly connections: RedisConnections,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
+  async onApplicationBootstrap(): Promise<void> {
+    if (!(await this.connections.waitUntilReady(STARTUP_WAIT_MS))) {
+      this.logger.warn(
+        { waitedMs: STARTUP_WAIT_MS },
+        'redis not reachable at start-up; serving 503 until it is',
+      );
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.feed.close(), this.producer.close()]);
+    // BullMQ waits for a connection forever; with Redis away there is nothing to flush anyway.
+    await Promise.allSettled([this.feed.close(), withDeadline(this.producer.close(), 1_000, 'queue close')]);
     await this.connections.close();
   }
 }
@@ -64,7 +88,7 @@ export class InfrastructureModule {
               rejectIfRedisNotReady: true,
             }),
         },
-        InfrastructureShutdown,
+        InfrastructureLifecycle,
       ],
       exports: [ENV, LOGGER, RedisConnections, API_STORE, EVENT_FEED, SEGMENT_PRODUCER, RATE_LIMITER],
     };

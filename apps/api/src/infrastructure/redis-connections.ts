@@ -34,6 +34,13 @@ export class RedisConnections {
     return this.all().every((c) => c.status === 'ready');
   }
 
+  /** Resolves when every client is connected, or after `timeoutMs` (start-up must not need Redis). */
+  async waitUntilReady(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.allReady() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    return this.allReady();
+  }
+
   async close(): Promise<void> {
     await Promise.all(
       this.all().map(async (client) => {
@@ -53,6 +60,8 @@ export class RedisConnections {
       connectionName: `gooseherd-api-${role}`,
       enableOfflineQueue: false,
       connectTimeout: 2_000,
+      // ioredis keeps a timer this long after disconnect() when the socket had already failed.
+      disconnectTimeout: 200,
       maxRetriesPerRequest: 1,
       // A half-open connection must not hang requests (nothing here uses blocking commands).
       commandTimeout: 3_000,

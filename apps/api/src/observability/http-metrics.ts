@@ -14,7 +14,8 @@ const TEMPLATES: [RegExp, string][] = [
 ];
 
 function routeOf(req: ApiRequest): string {
-  if (req.route?.path) return req.route.path;
+  // Nest's middleware layers report their mount path with a trailing slash ('/v1/agents/').
+  if (req.route?.path) return req.route.path.length > 1 ? req.route.path.replace(/\/+$/, '') : req.route.path;
   const path = req.originalUrl.split('?')[0];
   return TEMPLATES.find(([pattern]) => pattern.test(path))?.[1] ?? 'unmatched';
 }

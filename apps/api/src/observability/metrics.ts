@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SegmentProducer } from '@gooseherd/queue';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withDeadline } from '../infrastructure/deadline.js';
 import { SEGMENT_PRODUCER } from '../tokens.js';
 
 /** The API's Prometheus metrics, in a registry of its own (several apps can share a process in tests). */
@@ -45,7 +46,7 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         try {
-          this.set(await producer.waitingCount());
+          this.set(await withDeadline(producer.waitingCount(), 500, 'queue waiting count'));
         } catch {
           this.reset();
         }
