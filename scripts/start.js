@@ -145,17 +145,20 @@ async function main() {
   const redisHost = redisUrl.hostname || '127.0.0.1';
   const redisPort = Number(redisUrl.port || 6379);
 
-  let signals = 0;
+  // Ctrl-C under `npm start` arrives twice at once (from the terminal and forwarded by npm): only a signal
+  // a second or more after the first means "stop waiting for the drain".
+  let firstSignalAt = 0;
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {
-      signals += 1;
-      if (signals > 1) {
+      if (firstSignalAt === 0) {
+        firstSignalAt = Date.now();
+        log(`${sig}: shutting down (again to kill at once)`);
+        void shutdown(0);
+      } else if (Date.now() - firstSignalAt >= 1000) {
         fail('second signal: killing everything now');
         killAllNow();
         process.exit(130);
       }
-      log(`${sig}: shutting down`);
-      void shutdown(0);
     });
   }
   process.on('exit', killAllNow);
@@ -173,7 +176,18 @@ async function main() {
     startChild(
       'redis-server',
       'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(redisPort),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
       process.env,
     );
     if (!(await waitUntil(() => redisAnswers(redisHost, redisPort), 10_000))) {

@@ -44,8 +44,14 @@ describe('agent state', () => {
     const afterSecond = await alice.getAgent(created.id);
 
     expect([first.tokensOut, second.tokensOut]).toEqual([20, 30]);
-    expect(afterFirst.tokensSeen).toBe(created.tokensSeen + first.tokensIn + first.tokensOut);
-    expect(afterSecond.tokensSeen).toBe(afterFirst.tokensSeen + second.tokensIn + second.tokensOut);
+    // Each task adds its input and its output to what the state has read.
+    const growth = [
+      afterFirst.tokensSeen - created.tokensSeen,
+      afterSecond.tokensSeen - afterFirst.tokensSeen,
+    ];
+    expect({ tokensSeenGrowth: growth }).toEqual({
+      tokensSeenGrowth: [first.tokensIn + first.tokensOut, second.tokensIn + second.tokensOut],
+    });
     expect(afterFirst.stateVersion).toBeGreaterThan(created.stateVersion);
     expect(afterSecond.stateVersion).toBeGreaterThan(afterFirst.stateVersion);
   });

@@ -48,11 +48,14 @@ export async function readTaskEventStream(
       await res.body?.cancel();
       return { status, contentType, messages, end: 'stream-closed' };
     }
+    const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
     let fields: { id?: string; event?: string; data: string[] } = { data: [] };
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
       let newline: number;
       while ((newline = buffer.search(/\r?\n/)) >= 0) {
         const line = buffer.slice(0, newline);
@@ -67,17 +70,10 @@ export async function readTaskEventStream(
               kind: parsed.kind ?? fields.event,
             } as TaskEvent;
             messages.push({ id: fields.id, event: fields.event, data, taskEvent });
-            const done =
-              FINAL_KINDS.has(taskEvent.kind) ||
-              (options.count !== undefined && messages.length >= options.count);
-            if (done) {
-              controller.abort();
-              return {
-                status,
-                contentType,
-                messages,
-                end: FINAL_KINDS.has(taskEvent.kind) ? 'final-event' : 'count',
-              };
+            const final = FINAL_KINDS.has(taskEvent.kind);
+            if (final || (options.count !== undefined && messages.length >= options.count)) {
+              await reader.cancel().catch(() => undefined);
+              return { status, contentType, messages, end: final ? 'final-event' : 'count' };
             }
           }
           fields = { data: [] };
