@@ -38,7 +38,8 @@ class InfrastructureLifecycle implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    this.logger.info({ signal }, 'api shutting down: closing queue, event feed and redis');
     // BullMQ waits for a connection forever; with Redis away there is nothing to flush anyway.
     await Promise.allSettled([this.feed.close(), withDeadline(this.producer.close(), 1_000, 'queue close')]);
     await this.connections.close();
