@@ -64,7 +64,7 @@ export class RedisConnections {
       disconnectTimeout: 200,
       maxRetriesPerRequest: 1,
       // A half-open connection must not hang requests (nothing here uses blocking commands).
-      commandTimeout: 3_000,
+      commandTimeout: 2_000,
       retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 2_000),
     });
     // One log line per outage, not one per reconnect attempt; an 'error' listener also keeps the
