@@ -8,11 +8,22 @@ export interface ExitStatus {
   signal: NodeJS.Signals | null;
 }
 
-/** Every child the harness started and has not yet seen exit; killed if the test process exits first. */
+/**
+ * Every child the harness started and has not yet seen exit; killed if the test process exits first. The exit
+ * hook is installed only while there are such children, so test files do not pile up listeners.
+ */
 const LIVE = new Set<ManagedProcess>();
-process.on('exit', () => {
+const killLive = () => {
   for (const proc of LIVE) proc.killNow();
-});
+};
+function track(proc: ManagedProcess): void {
+  if (LIVE.size === 0) process.on('exit', killLive);
+  LIVE.add(proc);
+}
+function untrack(proc: ManagedProcess): void {
+  LIVE.delete(proc);
+  if (LIVE.size === 0) process.removeListener('exit', killLive);
+}
 
 /**
  * A child process whose stdout and stderr go to a log file (written by the child directly, so nothing is
@@ -31,12 +42,12 @@ export class ManagedProcess {
     readonly logPath: string,
     private readonly child: ChildProcess,
   ) {
-    LIVE.add(this);
+    track(this);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exitStatus = { code, signal };
         this.exitedAt = Date.now();
-        LIVE.delete(this);
+        untrack(this);
         resolve(this.exitStatus);
       });
     });
