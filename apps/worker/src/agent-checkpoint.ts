@@ -4,7 +4,8 @@ import type { GeneratorSnapshot, LoadedModel } from '@gooseherd/agent-runtime';
 /**
  * What the worker stores beside an agent's state blob. The state has consumed every token of the agent's
  * context except `pending`, which the next engine call feeds first: during generation that is the last
- * sampled token, between tasks it closes the turn (stop string remainder and the blank line).
+ * sampled token; a finished task feeds its turn's closing tokens (stop string remainder and the blank line)
+ * before its final checkpoint, so between tasks it is empty (or holds tokens of an older format).
  */
 export interface AgentCheckpointMeta {
   v: 1;
@@ -17,6 +18,8 @@ export interface AgentCheckpointMeta {
     /** Output tokens the state accounts for (the last of them is `pending`). */
     outputTokens: number;
     tokensIn: number;
+    /** Tokens the state had consumed when the task started (its accounting base). */
+    seenBefore: number;
     generator: GeneratorSnapshot;
   };
 }

@@ -98,6 +98,7 @@ export class SegmentRunner {
     let generator: TaskGenerator;
     let chain: number[];
     let tokensIn: number;
+    let seenBefore: number;
     let resumedFinish: ClosingReason | undefined;
     if (meta.task?.id === lease.taskId) {
       // Continue this task from its checkpoint; tokens generated after it are durable (clients saw them):
@@ -111,6 +112,7 @@ export class SegmentRunner {
       resumedFinish = replay.finish;
       chain = [...meta.pending, ...replayIds];
       tokensIn = meta.task.tokensIn;
+      seenBefore = meta.task.seenBefore;
     } else {
       // A new task. A checkpoint taken mid-way through another task (a fork) gets its turn closed first.
       const close = meta.task ? tokenizer.encode(TURN_SEPARATOR) : [];
@@ -118,7 +120,9 @@ export class SegmentRunner {
       const promptIds = tokenizer.encode(prompt);
       generator = new TaskGenerator(options);
       chain = [...meta.pending, ...close, ...promptIds];
-      tokensIn = promptIds.length;
+      // Everything this task feeds before generating counts as its input (a fork's closing tokens too).
+      tokensIn = chain.length;
+      seenBefore = restored.tokensSeen;
     }
 
     let state = restored.state;
@@ -127,6 +131,7 @@ export class SegmentRunner {
       id: lease.taskId,
       outputTokens: generator.tokensOut,
       tokensIn,
+      seenBefore,
       generator: generator.snapshot(),
     });
 
@@ -227,8 +232,19 @@ export class SegmentRunner {
     const reason = end.reason;
     // A finish's last delta came with its token; a cancel releases text held back for a possible stop.
     const flushText = reason === 'cancelled' ? generator.cancel() : '';
+    // Close the turn now (the last sampled token, the rest of the stop string, the blank line), so the
+    // agent's context between tasks is fully consumed and its token count adds up exactly.
     const closing = generator.closingTokens(reason);
-    const finalMeta: AgentCheckpointMeta = { v: 1, pending: closing, systemFed: true };
+    if (closing.length > 4) {
+      state = (await this.decoder.prefill(state, closing)).state;
+    } else {
+      for (const token of closing) state = (await this.decoder.step(state, token)).state;
+    }
+    tokensSeen += closing.length;
+    // tokensIn: what the task added to the context besides its output (prompt turn and separators), so
+    // that tokensSeen grows by exactly tokensIn + tokensOut.
+    tokensIn = tokensSeen - seenBefore - generator.tokensOut;
+    const finalMeta: AgentCheckpointMeta = { v: 1, pending: [], systemFed: true };
     const finished = await this.store.finishTask(lease, {
       status: reason === 'cancelled' ? 'cancelled' : 'succeeded',
       finishReason: reason,
