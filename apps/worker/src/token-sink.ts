@@ -1,13 +1,16 @@
 import type { Lease, WorkerStore, WriteResult } from '@gooseherd/store';
 
 /**
- * Publishes a task's generated tokens in small batches: one fenced Lua call per flush instead of one per
- * token, and generation never waits for Redis. Calls go out on one connection, so they reach Redis in order;
+ * Publishes a task's generated tokens: a token goes out at once when the last write is at least `flushMs`
+ * old (so the first token is never delayed), otherwise it joins the next write, at most `flushMs` later.
+ * Under load that is one fenced Lua call per agent per `flushMs` instead of one per token, and generation
+ * never waits for Redis. Calls go out on one connection, so they reach Redis in order;
  * `settle()` waits for all of them (before a checkpoint or the task's end).
  */
 export class TokenSink {
   private buffer: { id: number; text: string }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private lastFlush = 0;
   private inFlight: Promise<unknown> = Promise.resolve();
   private tokensOut: number;
   /** Set once Redis answered 'cancel' or 'fenced'; the runner polls it every token. */
@@ -26,7 +29,10 @@ export class TokenSink {
   push(id: number, text: string): void {
     this.buffer.push({ id, text });
     this.tokensOut++;
-    this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+    if (this.timer) return;
+    const wait = this.lastFlush + this.flushMs - Date.now();
+    if (wait <= 0) this.flush();
+    else this.timer = setTimeout(() => this.flush(), wait);
   }
 
   /** Sends what is buffered now. */
@@ -34,6 +40,7 @@ export class TokenSink {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.buffer.length === 0) return;
+    this.lastFlush = Date.now();
     const batch = this.buffer;
     this.buffer = [];
     const write = this.store.appendTokens(this.lease, batch, this.tokensOut).then(

@@ -117,6 +117,36 @@ export class Rwkv7Engine {
     return { logits, state: current };
   }
 
+  /**
+   * Feeds one chunk (at most `prefillChunk` tokens, at least one) to each of B agents in one run: the
+   * prefill graph is batched and length-masked, so agents with prompts of different lengths share it.
+   * `state` is [B, S]; returns the logits after each agent's last token [B, V] and the new state [B, S].
+   */
+  async prefillBatch(chunks: readonly (readonly number[])[], state: Float32Array): Promise<StepResult> {
+    const B = chunks.length;
+    this.checkState(state, B);
+    const T = this.prefillChunk;
+    const tokens = new BigInt64Array(B * T);
+    const lengths = new BigInt64Array(B);
+    chunks.forEach((chunk, b) => {
+      if (chunk.length < 1 || chunk.length > T)
+        throw new RangeError(`chunk ${b} has ${chunk.length} tokens; expected 1..${T}`);
+      for (let i = 0; i < chunk.length; i++)
+        tokens[b * T + i] = BigInt(checkToken(chunk[i], this.config.vocabSize));
+      lengths[b] = BigInt(chunk.length);
+    });
+    const session = await this.session('prefill');
+    const out = await session.run({
+      [GraphIO.tokens]: new ort.Tensor('int64', tokens, [B, T]),
+      [GraphIO.state]: new ort.Tensor('float32', state, [B, this.stateSize]),
+      [GraphIO.lengths]: new ort.Tensor('int64', lengths, [B]),
+    });
+    return {
+      logits: out[GraphIO.logits].data as Float32Array,
+      state: out[GraphIO.stateOut].data as Float32Array,
+    };
+  }
+
   /** Like prefill, but returns the logits at every position: [T, V] (row p = after tokens 0..p). */
   async evaluate(tokens: ArrayLike<number>, state: Float32Array): Promise<StepResult> {
     this.checkState(state, 1);

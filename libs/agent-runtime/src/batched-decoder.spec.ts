@@ -87,6 +87,30 @@ describe('BatchedDecoder', () => {
     expect(maxAbsDiff(out.logits!, reference.logits!)).toBe(0);
   });
 
+  it('runs the chunks of concurrent prompts of different lengths as one batched prefill', async () => {
+    const { engine, tokenizer } = model;
+    const T = engine.prefillChunk;
+    const prompts = [5, T + 6, 2 * T + 2].map((n, i) =>
+      tokenizer.encode(String.fromCharCode(97 + i).repeat(n)),
+    );
+    const separate = [];
+    for (const p of prompts) separate.push(await engine.prefill(p, engine.zeroState()));
+
+    const decoder = new BatchedDecoder(engine);
+    const spy = jest.spyOn(engine, 'prefillBatch');
+    try {
+      const batched = await Promise.all(prompts.map((p) => decoder.prefill(engine.zeroState(), p)));
+      expect(spy).toHaveBeenCalledTimes(3); // the longest prompt has three chunks; the others ride along
+      expect(spy.mock.calls.map(([chunks]) => chunks.length)).toEqual([3, 2, 1]);
+      for (let i = 0; i < prompts.length; i++) {
+        expect(maxAbsDiff(batched[i].state, separate[i].state)).toBeLessThanOrEqual(1e-5);
+        expect(maxAbsDiff(batched[i].logits!, separate[i].logits!)).toBeLessThanOrEqual(1e-4);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('prefills from a state that is a view into a batch output (byteOffset > 0)', async () => {
     const { engine, tokenizer } = model;
     const decoder = new BatchedDecoder(engine);

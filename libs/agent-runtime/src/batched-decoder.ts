@@ -2,8 +2,8 @@
  * Shares one engine among many agents. Every agent's coroutine calls `step` for its next token; the
  * requests that arrive while the engine is busy (or in the same turn of the event loop) run together as
  * one batched engine step, which costs barely more than a single one because the weights are read once.
- * Prompts are fed one prefill chunk at a time, alternating with decode batches, so a long prompt delays
- * other agents' next token by at most one chunk.
+ * Prompts are fed one chunk at a time, alternating with decode batches, so a long prompt delays other
+ * agents' next token by at most one chunk; the chunks of all waiting prompts run as one batched prefill.
  */
 import type { Rwkv7Engine } from '@gooseherd/engine';
 
@@ -173,21 +173,30 @@ export class BatchedDecoder {
 
   private async runPrefillChunk(): Promise<void> {
     this.lastRan = 'prefill';
-    // Round robin: the job at the front runs one chunk, then goes to the back if unfinished.
-    const job = this.prefills.shift()!;
-    const chunk = job.tokens.slice(job.next, job.next + this.engine.prefillChunk);
+    // One chunk of each waiting prompt (up to maxBatch of them), run as one batched, length-masked prefill;
+    // unfinished prompts go to the back of the line.
+    const jobs = this.prefills.splice(0, this.maxBatch);
+    const T = this.engine.prefillChunk;
+    const S = this.engine.stateSize;
+    const V = this.engine.config.vocabSize;
+    const chunks = jobs.map((job) => job.tokens.slice(job.next, job.next + T));
+    const packed = new Float32Array(jobs.length * S);
+    jobs.forEach((job, i) => packed.set(job.state, i * S));
+    let out;
     try {
-      const out = await this.engine.prefill(chunk, job.state);
-      job.state = out.state;
-      job.logits = out.logits;
+      out = await this.engine.prefillBatch(chunks, packed);
     } catch (err) {
-      job.reject(err);
+      for (const job of jobs) job.reject(err);
       return;
     }
-    job.next += chunk.length;
-    this.prefillChunks++;
-    this.prefillTokens += chunk.length;
-    if (job.next < job.tokens.length) this.prefills.push(job);
-    else job.resolve({ logits: job.logits, state: job.state });
+    this.prefillChunks += jobs.length;
+    jobs.forEach((job, i) => {
+      job.state = out.state.subarray(i * S, (i + 1) * S);
+      job.logits = out.logits.subarray(i * V, (i + 1) * V);
+      job.next += chunks[i].length;
+      this.prefillTokens += chunks[i].length;
+      if (job.next < job.tokens.length) this.prefills.push(job);
+      else job.resolve({ logits: job.logits, state: job.state });
+    });
   }
 }
