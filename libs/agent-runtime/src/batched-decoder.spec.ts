@@ -1,4 +1,4 @@
-import { BatchedDecoder } from './batched-decoder.js';
+import { BatchedDecoder, packStates } from './batched-decoder.js';
 import type { LoadedModel } from './model-loader.js';
 import { testModel } from './testing/test-model.js';
 
@@ -138,5 +138,17 @@ describe('BatchedDecoder', () => {
     const results = await Promise.allSettled([decoder.step(s, 1), decoder.step(s, 99_999)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     await expect(decoder.step(s, 1)).resolves.toBeDefined();
+  });
+
+  it('passes the previous batch output on without copying when the same agents step again in order', () => {
+    const S = 4;
+    const previous = Float32Array.from({ length: 3 * S }, (_, i) => i);
+    const rows = [0, 1, 2].map((i) => previous.subarray(i * S, (i + 1) * S));
+    const same = packStates(rows, S);
+    expect(same.buffer).toBe(previous.buffer);
+    expect(Array.from(same)).toEqual(Array.from(previous));
+    const reordered = packStates([rows[1], rows[0]], S);
+    expect(reordered.buffer).not.toBe(previous.buffer);
+    expect(Array.from(reordered)).toEqual([4, 5, 6, 7, 0, 1, 2, 3]);
   });
 });
