@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { AgentSegmentJob, Env } from '@gooseherd/contracts';
 import { createSegmentConsumer } from '@gooseherd/queue';
 import { isRedisUnavailable } from './redis-errors.js';
+import { workerName } from './worker-name.js';
 import type { SegmentRunner } from './segment-runner.js';
 import type { TaskRegistry } from './task-registry.js';
 import { ENV, LOGGER, REDIS, REGISTRY, RUNNER } from './tokens.js';
@@ -38,6 +39,7 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
         prefix: this.env.GOOSEHERD_REDIS_PREFIX,
         concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY,
         lockMs: this.env.GOOSEHERD_LEASE_MS,
+        name: workerName(this.env),
       },
       (job) => this.process(job),
     );

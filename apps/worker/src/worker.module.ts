@@ -1,7 +1,7 @@
 import { Module, type OnApplicationShutdown, Inject } from '@nestjs/common';
 import type Redis from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { defaultWorkerName, loadEnv, type Env } from '@gooseherd/contracts';
+import { loadEnv, type Env } from '@gooseherd/contracts';
 import { BatchedDecoder, loadModel, type LoadedModel } from '@gooseherd/agent-runtime';
 import { SegmentQueue } from '@gooseherd/queue';
 import { WorkerStore } from '@gooseherd/store';
@@ -11,6 +11,7 @@ import { workerRedis } from './redis-connections.js';
 import { SegmentConsumerService } from './segment-consumer.service.js';
 import { SegmentRunner } from './segment-runner.js';
 import { TaskRegistry } from './task-registry.js';
+import { workerName } from './worker-name.js';
 import {
   DECODER,
   ENV,
@@ -117,7 +118,7 @@ class Connections implements OnApplicationShutdown {
           queue,
           registry,
           {
-            workerName: env.GOOSEHERD_WORKER_NAME ?? defaultWorkerName(),
+            workerName: workerName(env),
             checkpointTokens: env.GOOSEHERD_CHECKPOINT_TOKENS,
             segmentTokens: env.GOOSEHERD_SEGMENT_TOKENS,
             flushMs: 15,

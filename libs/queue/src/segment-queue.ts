@@ -72,6 +72,8 @@ export interface SegmentConsumerOptions {
   concurrency: number;
   /** The lease: a worker that does not renew its lock for this long loses the job to another worker. */
   lockMs: number;
+  /** Shown in Redis CLIENT LIST (BullMQ names its connections after the worker). */
+  name?: string;
 }
 
 /**
@@ -87,6 +89,7 @@ export function createSegmentConsumer(
     connection,
     prefix: bullPrefix(options.prefix),
     concurrency: options.concurrency,
+    name: options.name,
     autorun: false,
     lockDuration: options.lockMs,
     stalledInterval: Math.max(250, Math.floor(options.lockMs / 2)),
