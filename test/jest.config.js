@@ -13,7 +13,7 @@ module.exports = {
     '^@gooseherd/(contracts)$': '<rootDir>/../libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  testMatch: ['<rootDir>/e2e/**/*.e2e.spec.ts'],
+  testMatch: ['<rootDir>/e2e/**/*.e2e.spec.ts', '<rootDir>/deploy/**/*.spec.ts'],
   maxWorkers: 1,
   testTimeout: 600000,
   slowTestThreshold: 60,
