@@ -23,6 +23,7 @@ import { ENV, LOGGER, REDIS, REGISTRY, RUNNER } from './tokens.js';
 @Injectable()
 export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private worker: Worker<AgentSegmentJob> | undefined;
+  private connection: Redis | undefined;
 
   constructor(
     @Inject(ENV) private readonly env: Env,
@@ -33,8 +34,9 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
   ) {}
 
   onApplicationBootstrap(): void {
+    this.connection = this.redis.duplicate();
     const worker = createSegmentConsumer(
-      this.redis.duplicate(),
+      this.connection,
       {
         prefix: this.env.GOOSEHERD_REDIS_PREFIX,
         concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY,
@@ -75,5 +77,6 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
     } else {
       this.log.info('drained');
     }
+    this.connection?.disconnect();
   }
 }

@@ -50,6 +50,7 @@ describe('SegmentQueue', () => {
     const deadline = Date.now() + 10_000;
     while (order.length < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await consumer.close();
+    connection.disconnect();
     expect(order.slice(0, 2)).toEqual(['agt_a', 'agt_light']);
     expect(order.slice(2)).toEqual(['agt_heavy0', 'agt_heavy1', 'agt_heavy2', 'agt_heavy3', 'agt_heavy4']);
     expect(await queue.waitingCount()).toBe(0);
