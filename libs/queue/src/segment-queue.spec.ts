@@ -39,8 +39,9 @@ describe('SegmentQueue', () => {
     for (let i = 0; i < 5; i++) await queue.enqueue(job(`agt_heavy${i}`, 1, 6 + i));
     await queue.enqueue(job('agt_light', 1, 2));
     const order: string[] = [];
+    const connection = redis.duplicate();
     const consumer = createSegmentConsumer(
-      redis.duplicate(),
+      connection,
       { prefix, concurrency: 1, lockMs: 5000 },
       async (j) => {
         order.push(j.agentId);
