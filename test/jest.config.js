@@ -11,9 +11,15 @@ module.exports = {
   testEnvironment: require.resolve('./e2e/harness/e2e-environment.js'),
   moduleNameMapper: {
     '^@gooseherd/(contracts)$': '<rootDir>/../libs/$1/src/index.ts',
+    '^@gooseherd/engine$': '<rootDir>/../engine/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
-  testMatch: ['<rootDir>/e2e/**/*.e2e.spec.ts', '<rootDir>/deploy/**/*.spec.ts'],
+  testMatch: [
+    '<rootDir>/e2e/**/*.e2e.spec.ts',
+    '<rootDir>/deploy/**/*.spec.ts',
+    '<rootDir>/abuse/**/*.abuse.spec.ts',
+    '<rootDir>/load/**/*.load.spec.ts',
+  ],
   maxWorkers: 1,
   testTimeout: 600000,
   slowTestThreshold: 60,
