@@ -67,6 +67,11 @@ export class EventSocket {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
+  /** Sends bytes as they are, as a binary frame or as a text frame (which need not be valid UTF-8). */
+  sendRaw(data: Buffer, options: { binary: boolean }): void {
+    this.ws.send(data, { binary: options.binary });
+  }
+
   /** Subscribes to a task (events with seq > after) and waits for `subscribed` or an error frame. */
   subscribe(target: { taskId: string } | { agentId: string }, after = 0): Promise<ServerFrame> {
     const from = this.received.length;
