@@ -8,8 +8,23 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
   const app = await createApp(env, logger);
-  // SIGTERM/SIGINT: close WebSocket clients (1001), SSE streams, the HTTP server, then Redis.
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // SIGTERM/SIGINT: close WebSocket clients (1001), SSE streams, the HTTP server, then Redis, and exit 0.
+  // (Nest's own shutdown hooks re-raise the signal, which ends the process with 143.)
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(1), 10_000).unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   await app.listen(env.PORT, env.HOST);
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   logger.info({ url, model: env.GOOSEHERD_MODEL_NAME }, `gooseherd api listening on ${url}`);
