@@ -28,6 +28,7 @@ describe('per-key rate limit under a request flood', () => {
     const bystander = await Bystander.start(c);
     const aliceSocket = await c.openSocket('alice');
 
+    const floodStart = Date.now();
     const flood = Array.from({ length: FLOOD }, () =>
       rawRequest(c.baseUrl, { method: 'POST', path: '/v1/agents', apiKey: c.keys.alice, body: '{}' }),
     );
@@ -39,12 +40,17 @@ describe('per-key rate limit under a request flood', () => {
       ...Array.from({ length: 5 }, () => clientFor(c, 'default').request('GET', '/v1/agents')),
     ];
     const answers = await Promise.all(flood);
+    const floodMs = Date.now() - floodStart;
     expect((await Promise.all(others)).map((r) => r.status)).toEqual(Array(15).fill(200));
 
     const byStatus = new Map<number, RawResponse[]>();
     for (const res of answers) byStatus.set(res.status, [...(byStatus.get(res.status) ?? []), res]);
     expect([...byStatus.keys()].sort()).toEqual([201, 429]);
-    expect(byStatus.get(201)).toHaveLength(LIMIT);
+    // Exactly the limit, unless a very slow machine stretched the flood over more than one window.
+    const windows = floodMs < WINDOW_S * 1000 ? 1 : Math.ceil(floodMs / (WINDOW_S * 1000)) + 1;
+    const created = byStatus.get(201)!.length;
+    if (windows === 1) expect(created).toBe(LIMIT);
+    else expect(created).toBeLessThanOrEqual(LIMIT * windows);
     for (const res of byStatus.get(429)!) {
       const problems = contractViolations(res, { value: {}, root: 'body' });
       const retryAfter = Number(res.headers['retry-after']);
@@ -61,7 +67,7 @@ describe('per-key rate limit under a request flood', () => {
     lastRefusal = byStatus.get(429)!.at(-1);
 
     // Refused requests had no effect: alice holds exactly the agents that were answered 201.
-    expect(await c.redis.redis().zcard(`${c.settings.prefix}:tenant:alice:agents`)).toBe(LIMIT);
+    expect(await c.redis.redis().zcard(`${c.settings.prefix}:tenant:alice:agents`)).toBe(created);
 
     // Her WebSocket is not rate-limited REST: it still answers.
     aliceSocket.send({ type: 'ping' });
