@@ -404,32 +404,31 @@ describe('abuse cases: refused cleanly, the processes stay up, other tenants are
     });
   });
 
-  // KNOWN DEFECT (reported, not fixed here): the API accepts any 1–6 digit logitBias key, but the worker's
-  // sampler throws a RangeError for a token id past the model's logits (320 for the embedded model). The
-  // segment is then retried forever with backoff: the task stays `running` with `attempts` growing, no error
-  // is reported, and every later task of that agent waits behind it. `it.failing` passes while the defect
-  // lasts and fails once it is fixed (either the API answers 400 naming the key, or the task ends).
-  it.failing(
-    'a task whose logitBias names a token past the vocabulary is refused or ends (known defect)',
-    async () => {
-      const { alice } = cluster();
-      const own = await alice.createAgent();
-      const req = {
-        method: 'POST',
-        path: `/v1/agents/${own.id}/tasks`,
-        body: JSON.stringify({ input: 'hi', maxTokens: 4, sampling: { logitBias: { '999999': 1 } } }),
-      };
-      const res = await send(req);
-      if (res.status === 400) {
-        expect(errorFields(res)).toContain('sampling.logitBias.999999');
-        return;
-      }
-      expect(res.status).toBe(202);
-      const taskId = (res.json as { id: string }).id;
-      const final = await alice.waitForTask(taskId, { timeoutMs: 8_000 });
-      expect(['succeeded', 'failed']).toContain(final.status);
-    },
-  );
+  // A logitBias key must name a token: past the largest vocabulary the API refuses it; past this model's
+  // smaller vocabulary the worker fails the task with a message, and the agent's next task runs normally.
+  it("refuses a logitBias token id past any vocabulary, and fails a task whose id is past this model's", async () => {
+    const { alice } = cluster();
+    const own = await alice.createAgent();
+    const refused = await send({
+      method: 'POST',
+      path: `/v1/agents/${own.id}/tasks`,
+      body: JSON.stringify({ input: 'hi', maxTokens: 4, sampling: { logitBias: { '999999': 1 } } }),
+    });
+    expect(refused.status).toBe(400);
+    expect(errorFields(refused)).toContain('sampling.logitBias.999999');
+
+    const accepted = await alice.submitTask(own.id, {
+      input: 'hi',
+      maxTokens: 4,
+      sampling: { logitBias: { '60000': 1 } },
+    });
+    const failed = await alice.waitForTask(accepted.id, { timeoutMs: 30_000 });
+    expect(failed).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(failed.error).toMatch(/sampling\.logitBias: token 60000 is not in this model's vocabulary/);
+
+    const next = await alice.submitTask(own.id, { input: 'hi again', maxTokens: 4 });
+    expect((await alice.waitForTask(next.id, { timeoutMs: 30_000 })).status).toBe('succeeded');
+  });
 });
 
 async function subscribeAll(socket: EventSocket, targets: ({ taskId: string } | { agentId: string })[]) {

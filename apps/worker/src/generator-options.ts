@@ -30,3 +30,15 @@ export function generatorOptions(
     seed: seed ?? seedFromId(taskId),
   };
 }
+
+/**
+ * A reason the task's sampling cannot run on this model (the API checks ranges; only the worker knows the
+ * model's vocabulary), or undefined. Such a task fails at once with this message instead of being retried.
+ */
+export function samplingProblem(options: TaskGeneratorOptions, vocabSize: number): string | undefined {
+  for (const id of Object.keys(options.sampling?.logitBias ?? {})) {
+    if (Number(id) >= vocabSize)
+      return `sampling.logitBias: token ${id} is not in this model's vocabulary (ids 0–${vocabSize - 1})`;
+  }
+  return undefined;
+}

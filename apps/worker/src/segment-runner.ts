@@ -18,7 +18,7 @@ import {
   restoreState,
   type AgentCheckpointMeta,
 } from './agent-checkpoint.js';
-import { generatorOptions } from './generator-options.js';
+import { generatorOptions, samplingProblem } from './generator-options.js';
 import type { TaskRegistry } from './task-registry.js';
 import { TokenSink } from './token-sink.js';
 
@@ -94,6 +94,8 @@ export class SegmentRunner {
     const meta = (start.checkpoint as AgentCheckpointMeta | undefined) ?? EMPTY_CHECKPOINT;
     const { tokenizer } = this.model;
     const options = generatorOptions(this.model, agent, task, lease.taskId);
+    const badSampling = samplingProblem(options, this.model.engine.config.vocabSize);
+    if (badSampling) return this.fail(lease, task.tokensIn, badSampling, task.tokensOut);
 
     let generator: TaskGenerator;
     let chain: number[];

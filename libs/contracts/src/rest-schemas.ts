@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { LIMITS, SAMPLING_RANGES as R } from './limits.js';
 
+/** The largest RWKV vocabulary (World: 65,536 logits); a served model may have fewer (the worker checks). */
+const MAX_VOCABULARY = 65_536;
+
 const ranged = (name: keyof typeof R) => z.number().min(R[name][0]).max(R[name][1]);
 
 /** Per-agent defaults or per-task overrides of the sampler. Unknown fields are refused. */
@@ -13,7 +16,13 @@ export const SamplingSchema = z.strictObject({
   penaltyDecay: ranged('penaltyDecay').optional(),
   /** Token id (decimal string) → bias added to its logit. */
   logitBias: z
-    .record(z.string().regex(/^\d{1,6}$/, 'keys are token ids'), ranged('logitBias'))
+    .record(
+      z
+        .string()
+        .regex(/^\d{1,5}$/, 'keys are token ids')
+        .refine((id) => Number(id) < MAX_VOCABULARY, `token ids are below ${MAX_VOCABULARY}`),
+      ranged('logitBias'),
+    )
     .refine((o) => Object.keys(o).length <= LIMITS.logitBiasEntries, {
       message: `at most ${LIMITS.logitBiasEntries} entries`,
     })
