@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { Env } from '@gooseherd/contracts';
 import { AppModule } from './app.module.js';
+import { answerParserErrorsAsProblems } from './http/client-error.js';
 import { httpMetricsMiddleware } from './observability/http-metrics.js';
 import { PinoNestLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -21,6 +22,7 @@ export async function createApp(env: Env, logger: Logger): Promise<INestApplicat
     forceCloseConnections: true,
   });
   app.disable('x-powered-by');
+  answerParserErrorsAsProblems(app.getHttpServer());
   app.use(httpMetricsMiddleware(app.get(Metrics)));
   SwaggerModule.setup('docs', app, buildOpenApiDocument(env.GOOSEHERD_MODEL_NAME), {
     jsonDocumentUrl: 'docs/openapi.json',
