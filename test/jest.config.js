@@ -19,6 +19,7 @@ module.exports = {
     '<rootDir>/deploy/**/*.spec.ts',
     '<rootDir>/abuse/**/*.abuse.spec.ts',
     '<rootDir>/load/**/*.load.spec.ts',
+    '<rootDir>/chaos/**/*.chaos.spec.ts',
   ],
   maxWorkers: 1,
   testTimeout: 600000,

@@ -4,8 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { StopWaiting, waitFor } from './deadline';
 import { EventSocket } from './event-socket';
-import { ManagedProcess, freePort } from './managed-process';
+import { type ExitStatus, ManagedProcess, freePort } from './managed-process';
 import { PrivateRedis } from './private-redis';
+import { tcpConnectionsOf } from './process-sockets';
 import { ApiClient } from './rest-client';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -54,6 +55,8 @@ export interface ClusterSettings {
 export class GooseherdCluster {
   readonly workers: ManagedProcess[] = [];
   api!: ManagedProcess;
+  /** API processes that restartApi replaced (their logs stay in logTails). */
+  readonly retiredApis: ManagedProcess[] = [];
   apiPort = 0;
   /** API keys: alice and bob from GOOSEHERD_API_KEYS, the default tenant from GOOSEHERD_API_KEY. */
   readonly keys = {
@@ -161,12 +164,35 @@ export class GooseherdCluster {
 
   private async startApi(): Promise<void> {
     this.apiPort = await freePort();
-    this.api = ManagedProcess.spawn('api', process.execPath, [API_MAIN], {
+    this.spawnApi('api');
+    await this.waitForReady(60_000);
+  }
+
+  private spawnApi(name: string): void {
+    this.api = ManagedProcess.spawn(name, process.execPath, [API_MAIN], {
       cwd: REPO_ROOT,
       env: { ...this.baseEnv(), PORT: String(this.apiPort), HOST: '127.0.0.1' },
-      logPath: path.join(this.workDir, 'api.log'),
+      logPath: path.join(this.workDir, `${name}.log`),
     });
-    await this.waitForReady(60_000);
+  }
+
+  /**
+   * Stops the API (SIGTERM: it closes WebSocket clients with 1001 and ends SSE streams; SIGKILL after
+   * `graceMs`) and starts a new API process on the same port, then waits until it answers 200 on /readyz.
+   * Returns the old process's exit status, the milliseconds from the signal to its exit, and from the signal
+   * to the new API being ready.
+   */
+  async restartApi(
+    options: { graceMs?: number; readyTimeoutMs?: number } = {},
+  ): Promise<{ exit: ExitStatus; exitMs: number; downMs: number }> {
+    const old = this.api;
+    const signalledAt = Date.now();
+    const exit = await old.stop(options.graceMs ?? 10_000);
+    const exitMs = (old.exitedAt ?? Date.now()) - signalledAt;
+    this.retiredApis.push(old);
+    this.spawnApi(`api-${this.retiredApis.length + 1}`);
+    await this.waitForReady(options.readyTimeoutMs ?? 60_000);
+    return { exit, exitMs, downMs: Date.now() - signalledAt };
   }
 
   /** Waits until GET /readyz answers 200; fails at once if the API process exits. */
@@ -210,10 +236,17 @@ export class GooseherdCluster {
       async (seen) => {
         const dead = started.find((w) => !w.running);
         if (dead) throw new StopWaiting(`${dead.describe()} exited while starting`);
-        const names = await this.workerClientNames();
+        const consumers = await this.queueConsumerClients();
+        const names = consumers.map((c) => c.name);
         seen(`${names.length} queue consumer connections, ${before} before these workers started`);
         const allNamed = started.every((w) => names.some((n) => n.endsWith(`:w:${w.name}`)));
-        return allNamed || names.length >= before + count;
+        // Exact on Linux, and right while other workers come and go: each process's own sockets (/proc) include
+        // a queue consumer connection.
+        const addrs = new Set(consumers.map((c) => c.addr));
+        const allConsuming = started.every((w) =>
+          tcpConnectionsOf(w.pid, this.redis.port).some((a) => addrs.has(a)),
+        );
+        return allNamed || allConsuming || names.length >= before + count;
       },
       {
         timeoutMs: 120_000,
@@ -230,11 +263,19 @@ export class GooseherdCluster {
   }
 
   private async workerClientNames(): Promise<string[]> {
+    return (await this.queueConsumerClients()).map((c) => c.name);
+  }
+
+  /** CLIENT LIST entries (name and addr) of the segment queue's BullMQ worker connections. */
+  private async queueConsumerClients(): Promise<{ name: string; addr: string }[]> {
     const list = (await this.redis.redis().call('CLIENT', 'LIST')) as string;
     return list
       .split('\n')
-      .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '')
-      .filter((n) => WORKER_CLIENT_NAME.test(n));
+      .map((line) => ({
+        name: /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '',
+        addr: /(?:^| )addr=(\S*)/.exec(line)?.[1] ?? '',
+      }))
+      .filter((c) => WORKER_CLIENT_NAME.test(c.name));
   }
 
   /**
@@ -242,9 +283,14 @@ export class GooseherdCluster {
    * GOOSEHERD_WORKER_NAME may report that name instead, so both are recognized.
    */
   workerFor(workerField: string | null): ManagedProcess {
-    const found = this.workers.find(
-      (w) => workerField === w.name || workerField?.endsWith(`:${w.pid}`) || workerField?.includes(w.name),
-    );
+    // Exact names and pids first: with ten or more workers, "e2e-worker-10:…" also contains "e2e-worker-1".
+    const found =
+      this.workers.find(
+        (w) =>
+          workerField === w.name ||
+          workerField?.startsWith(`${w.name}:`) ||
+          workerField?.endsWith(`:${w.pid}`),
+      ) ?? this.workers.find((w) => workerField?.includes(w.name));
     if (!found) {
       throw new Error(
         `no worker of this cluster is "${workerField}" (have ${this.workers.map((w) => w.describe())})`,
@@ -263,7 +309,7 @@ export class GooseherdCluster {
 
   /** The last lines of every process's log, labelled. */
   logTails(lines = 40): string {
-    const procs = [this.redis.process, this.api, ...this.workers].filter(Boolean);
+    const procs = [this.redis.process, ...this.retiredApis, this.api, ...this.workers].filter(Boolean);
     return procs.map((p) => `──── ${p.describe()} ────\n${p.tail(lines)}`).join('\n');
   }
 
