@@ -101,6 +101,7 @@ export class SegmentRunner {
     let chain: number[];
     let tokensIn: number;
     let seenBefore: number;
+    let fedReplay = 0;
     let resumedFinish: ClosingReason | undefined;
     if (meta.task?.id === lease.taskId) {
       // Continue this task from its checkpoint; tokens generated after it are durable (clients saw them):
@@ -113,6 +114,7 @@ export class SegmentRunner {
       }
       resumedFinish = replay.finish;
       chain = [...meta.pending, ...replayIds];
+      fedReplay = replayIds.length;
       tokensIn = meta.task.tokensIn;
       seenBefore = meta.task.seenBefore;
     } else {
@@ -154,13 +156,15 @@ export class SegmentRunner {
     if (pending === undefined) {
       return this.fail(lease, tokensIn, 'nothing to feed the model (empty prompt)');
     }
-    if (fresh) {
+    // Checkpoint once the prompt (or, after a crash, the replayed tokens) is in the state, so a worker lost
+    // before the next periodic checkpoint costs at most N tokens again, not N plus this replay.
+    if (fresh || fedReplay > 0) {
       const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
       const committed = await this.store.commitCheckpoint(lease, {
         state: encodeAgentState(this.model, state, tokensSeen),
         meta: meta2,
         tokensSeen,
-        tokensOut: 0,
+        tokensOut: generator.tokensOut,
         tokensIn,
       });
       if (committed.result === 'fenced') return;

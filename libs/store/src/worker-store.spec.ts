@@ -98,6 +98,20 @@ describe('WorkerStore', () => {
     expect(events[4].data).toMatchObject({ fromToken: 1, worker: 'w:2', attempt: 2 });
   });
 
+  it('applies a resent token batch once (a reply lost when the connection broke)', async () => {
+    const { lease } = await runningSegment();
+    const batch = [
+      { id: 72, text: 'H' },
+      { id: 105, text: 'i' },
+    ];
+    expect(await worker.appendTokens(lease, batch, 2)).toBe('ok');
+    expect(await worker.appendTokens(lease, batch, 2)).toBe('ok');
+    const task = await api.getTask('alice', lease.taskId);
+    expect(task).toMatchObject({ output: 'Hi', tokensOut: 2 });
+    const tokens = (await api.readTaskEvents(lease.taskId, 0, 100)).filter((e) => e.kind === 'token');
+    expect(tokens).toHaveLength(2);
+  });
+
   it('finishes a task atomically and schedules the next one of the agent', async () => {
     const { agent, lease } = await runningSegment();
     const next = await api.submitTask('alice', agent.id, { input: 'again', maxTokens: 4 });

@@ -45,19 +45,22 @@ end
 `;
 
 /**
- * Publishes generated tokens, durably. ARGV: P, NOW, agentId, epoch, taskId, packedIds, tokensOut, text,
- * eventData... → 'ok' | 'cancel' (a cancel was requested) | 'fenced' (this worker lost the agent).
+ * Publishes generated tokens, durably. ARGV: P, NOW, agentId, epoch, taskId, packedIds, tokensOut (after
+ * this batch), text, eventData... → 'ok' | 'cancel' (a cancel was requested) | 'fenced' (this worker lost
+ * the agent). A batch already applied (tokensOut reached) is not applied again.
  */
 export const APPEND_TOKENS = `${LUA_PRELUDE}
 local agent_id, epoch, task_id = ARGV[3], ARGV[4], ARGV[5]
 if fenced(agent_id, epoch, task_id) then return 'fenced' end
 local tk = k_task(task_id)
+local cancel = redis.call('HGET', tk, 'cancel') == '1' and 'cancel' or 'ok'
+-- Idempotent: a client that resends this call after a broken connection (its reply lost) changes nothing.
+if tonumber(redis.call('HGET', tk, 'tokensOut') or '0') >= tonumber(ARGV[7]) then return cancel end
 redis.call('APPEND', k_task_ids(task_id), ARGV[6])
 redis.call('APPEND', k_task_output(task_id), ARGV[8])
 redis.call('HSET', tk, 'tokensOut', ARGV[7])
 for i = 9, #ARGV do append_event(task_id, agent_id, 'token', ARGV[i]) end
-if redis.call('HGET', tk, 'cancel') == '1' then return 'cancel' end
-return 'ok'
+return cancel
 `;
 
 /**
