@@ -119,6 +119,7 @@ describe('workers frozen past their lease at random moments', () => {
         const stale = (await holdings([victim])).get(victim) ?? [];
         let takeoverMs = 0;
         let tap: MonitorTap | undefined;
+        const segments = new Map<string, { segSeq: number; begunByOther: boolean }>();
         try {
           await waitFor(
             async (seen) => {
@@ -133,6 +134,22 @@ describe('workers frozen past their lease at random moments', () => {
           );
           takeoverMs = since(pausedAt);
           await sleep(rng.int(0, 1_000));
+          // Which segment each agent is in, and whether another worker has begun it: a segment begun by
+          // another worker while this one was frozen is no longer this one's to begin.
+          for (const agent of agents) {
+            const [segSeq, worker, status, yielded] = (await redis.eval(
+              SEGMENT_NOW,
+              2,
+              `${prefix}:agent:${agent.id}`,
+              `${prefix}:agent:${agent.id}:mailbox`,
+              prefix,
+            )) as (string | null)[];
+            const begun = status === 'running' && yielded !== '1';
+            segments.set(agent.id, {
+              segSeq: Number(segSeq),
+              begunByOther: begun && !workerNamed([victim], worker),
+            });
+          }
           tap = await MonitorTap.start(c.redis.port, addrs);
         } finally {
           victim.kill('SIGCONT');
@@ -142,7 +159,7 @@ describe('workers frozen past their lease at random moments', () => {
         await sleep(LEASE_MS + 1_500);
         tap.stop();
 
-        const verdicts = tap.calls.filter(isStoreScript(prefix)).map((call) => judge(call, stale));
+        const verdicts = tap.calls.filter(isStoreScript(prefix)).map((call) => judge(call, stale, segments));
         for (const v of verdicts) {
           if (v.kind === 'stale-write') {
             staleAttempts += 1;
@@ -234,6 +251,9 @@ describe('workers frozen past their lease at random moments', () => {
     report('lease-pause', result);
 
     expect(landed).toEqual([]);
+    // A job the frozen worker had fetched before the freeze was handed to another worker when its lock
+    // expired; on waking, the frozen worker must not start that segment over the new holder (README, finding 4).
+    expect(staleTakeovers).toEqual([]);
     expect(regressions).toEqual([]);
     expect(problems.slice(0, 30)).toEqual([]);
     expect(result.lost).toEqual([]);
@@ -259,6 +279,15 @@ describe('workers frozen past their lease at random moments', () => {
   });
 });
 
+/** segSeq and worker of an agent, and status and yielded of its head task, read atomically. */
+const SEGMENT_NOW = `
+local a = redis.call('HMGET', KEYS[1], 'segSeq', 'worker')
+local t = redis.call('LINDEX', KEYS[2], 0)
+local st = {false, false}
+if t then st = redis.call('HMGET', ARGV[1] .. ':task:' .. t, 'status', 'yielded') end
+return {a[1], a[2], st[1], st[2]}
+`;
+
 function isFinal(status: string | undefined): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';
 }
@@ -276,6 +305,7 @@ function isStoreScript(prefix: string) {
 function judge(
   call: ScriptCall,
   stale: StaleLease[],
+  segments: Map<string, { segSeq: number; begunByOther: boolean }>,
 ): { kind: 'stale-write' | 'stale-begin' | 'current'; landed: boolean; describe: string } {
   const [, , , , , agentId, fourth, fifth] = call.args;
   const writes = call.ran.filter((r) => WRITE_COMMANDS.has(r.command));
@@ -286,7 +316,12 @@ function judge(
     (landed ? writes.map((w) => `${w.command} ${w.key}`).join(', ') : 'no write');
   // Every store script reads before it writes: a call with no commands seen means the tap missed them.
   if (call.ran.length === 0) return { kind: 'stale-write', landed: true, describe: `${describe} (unseen)` };
+  if (call.ran[0]?.command === 'HMGET') {
+    // beginSegment(seq): stale when another worker had begun that segment while this one was frozen.
+    const now = segments.get(agentId);
+    const begunElsewhere = !!now && now.begunByOther && Number(fourth) <= now.segSeq;
+    return { kind: begunElsewhere ? 'stale-begin' : 'current', landed, describe };
+  }
   if (!lease) return { kind: 'current', landed, describe };
-  if (call.ran[0]?.command === 'HMGET') return { kind: 'stale-begin', landed, describe };
   return { kind: Number(fourth) <= lease.epoch ? 'stale-write' : 'current', landed, describe };
 }
