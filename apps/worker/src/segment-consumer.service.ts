@@ -8,7 +8,7 @@ import type { Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { AgentSegmentJob, Env } from '@gooseherd/contracts';
-import { createSegmentConsumer } from '@gooseherd/queue';
+import { createSegmentConsumer, type SegmentLock } from '@gooseherd/queue';
 import { isRedisUnavailable } from './redis-errors.js';
 import { workerName } from './worker-name.js';
 import type { SegmentRunner } from './segment-runner.js';
@@ -43,7 +43,7 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
         lockMs: this.env.GOOSEHERD_LEASE_MS,
         name: workerName(this.env),
       },
-      (job) => this.process(job),
+      (job, lock) => this.process(job, lock),
     );
     worker.on('error', (err) => this.log.warn({ err: err.message }, 'queue consumer error'));
     this.worker = worker;
@@ -51,9 +51,9 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
     this.log.info({ concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY }, 'taking work');
   }
 
-  private async process(job: AgentSegmentJob): Promise<void> {
+  private async process(job: AgentSegmentJob, lock: SegmentLock | undefined): Promise<void> {
     try {
-      await this.runner.run(job);
+      await this.runner.run(job, lock);
     } catch (err) {
       // Redis away: throw, and BullMQ retries the segment with backoff. Anything else is a bug; log it and
       // let the retry (from the last checkpoint) have a go.

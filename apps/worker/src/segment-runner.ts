@@ -8,7 +8,7 @@ import {
   type ClosingReason,
   type LoadedModel,
 } from '@gooseherd/agent-runtime';
-import type { SegmentProducer } from '@gooseherd/queue';
+import type { SegmentLock, SegmentProducer } from '@gooseherd/queue';
 import type { Lease, SegmentStart, WorkerStore, WriteResult } from '@gooseherd/store';
 import type { Logger } from 'pino';
 import {
@@ -56,8 +56,9 @@ export class SegmentRunner {
     private readonly log: Logger,
   ) {}
 
-  async run(job: AgentSegmentJob): Promise<void> {
-    const start = await this.store.beginSegment(job, this.settings.workerName);
+  /** `lock`: the queue job's lock held by this run (see SegmentLock); without it no lock is checked. */
+  async run(job: AgentSegmentJob, lock?: SegmentLock): Promise<void> {
+    const start = await this.store.beginSegment(job, this.settings.workerName, lock);
     if (start.kind !== 'run') return;
     const taskId = start.lease.taskId;
     this.registry.add(taskId);

@@ -39,12 +39,14 @@ describe('SegmentQueue', () => {
     for (let i = 0; i < 5; i++) await queue.enqueue(job(`agt_heavy${i}`, 1, 6 + i));
     await queue.enqueue(job('agt_light', 1, 2));
     const order: string[] = [];
+    const locksHeld: boolean[] = [];
     const connection = redis.duplicate();
     const consumer = createSegmentConsumer(
       connection,
       { prefix, concurrency: 1, lockMs: 5000 },
-      async (j) => {
+      async (j, lock) => {
         order.push(j.agentId);
+        locksHeld.push(lock !== undefined && (await redis.get(lock.key)) === lock.token);
       },
     );
     void consumer.run();
@@ -55,6 +57,7 @@ describe('SegmentQueue', () => {
     expect(order.slice(0, 2)).toEqual(['agt_a', 'agt_light']);
     expect(order.slice(2)).toEqual(['agt_heavy0', 'agt_heavy1', 'agt_heavy2', 'agt_heavy3', 'agt_heavy4']);
     expect(await queue.waitingCount()).toBe(0);
+    expect(locksHeld).toEqual(order.map(() => true)); // each run is told its job's real lock
   });
 
   it('backs off retries from half a second to at most 30 s', () => {

@@ -66,6 +66,20 @@ export class SegmentQueue implements SegmentProducer {
   }
 }
 
+/**
+ * The BullMQ lock a consumer holds on a segment job while it runs it: the key and this run's token. The
+ * store checks it when the segment begins, so a run whose lock expired (its process was frozen between
+ * fetching the job and starting it) cannot take the agent back from the run that holds the job now.
+ */
+export interface SegmentLock {
+  key: string;
+  token: string;
+}
+
+export function segmentLockKey(prefix: string, jobId: string): string {
+  return `${bullPrefix(prefix)}:${QueueName.AgentSegments}:${jobId}:lock`;
+}
+
 export interface SegmentConsumerOptions {
   prefix: string;
   /** Segments this process runs at once (their decode steps are batched together). */
@@ -83,18 +97,28 @@ export interface SegmentConsumerOptions {
 export function createSegmentConsumer(
   connection: Redis,
   options: SegmentConsumerOptions,
-  process: (job: AgentSegmentJob, bullJob: Job<AgentSegmentJob>) => Promise<void>,
+  process: (
+    job: AgentSegmentJob,
+    lock: SegmentLock | undefined,
+    bullJob: Job<AgentSegmentJob>,
+  ) => Promise<void>,
 ): Worker<AgentSegmentJob> {
-  return new Worker<AgentSegmentJob>(QueueName.AgentSegments, (job) => process(job.data, job), {
-    connection,
-    prefix: bullPrefix(options.prefix),
-    concurrency: options.concurrency,
-    name: options.name,
-    autorun: false,
-    lockDuration: options.lockMs,
-    stalledInterval: Math.max(250, Math.floor(options.lockMs / 2)),
-    // A stalled segment is always retried: the store's checkpoint makes re-running it cheap and safe.
-    maxStalledCount: Number.MAX_SAFE_INTEGER,
-    settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade) },
-  });
+  const lockOf = (job: Job<AgentSegmentJob>, token?: string): SegmentLock | undefined =>
+    token && job.id ? { key: segmentLockKey(options.prefix, job.id), token } : undefined;
+  return new Worker<AgentSegmentJob>(
+    QueueName.AgentSegments,
+    (job, token) => process(job.data, lockOf(job, token), job),
+    {
+      connection,
+      prefix: bullPrefix(options.prefix),
+      concurrency: options.concurrency,
+      name: options.name,
+      autorun: false,
+      lockDuration: options.lockMs,
+      stalledInterval: Math.max(250, Math.floor(options.lockMs / 2)),
+      // A stalled segment is always retried: the store's checkpoint makes re-running it cheap and safe.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade) },
+    },
+  );
 }

@@ -67,6 +67,19 @@ describe('WorkerStore', () => {
     expect(again.kind).toBe('stale');
   });
 
+  it('refuses to begin a segment whose queue lock this run no longer holds', async () => {
+    const agent = await api.createAgent('alice', { model: 'm' }, 10);
+    const job = (await api.submitTask('alice', agent.id, { input: 'hi', maxTokens: 8 }))!.segment!;
+    const key = `${prefix}:test-lock:${agent.id}`;
+    await redis.set(key, 'token-of-the-new-run');
+    expect((await worker.beginSegment(job, 'w:old', { key, token: 'token-of-the-old-run' })).kind).toBe(
+      'stale',
+    );
+    expect((await worker.beginSegment(job, 'w:new', { key, token: 'token-of-the-new-run' })).kind).toBe(
+      'run',
+    );
+  });
+
   it('fences out a worker whose segment was taken over', async () => {
     const { lease, start } = await runningSegment();
     expect(await worker.appendTokens(lease, [{ id: 65, text: 'A' }], 1)).toBe('ok');

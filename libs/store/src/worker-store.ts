@@ -89,8 +89,20 @@ export class WorkerStore {
     return [this.options.prefix, new Date().toISOString()];
   }
 
-  async beginSegment(job: AgentSegmentJob, worker: string): Promise<SegmentStart> {
-    const r = (await this.redis.ghBeginSegment(...this.head(), job.agentId, job.seq, worker)) as string[];
+  /** `lock`: the queue job's lock key and this run's token; the segment is stale unless it still holds it. */
+  async beginSegment(
+    job: AgentSegmentJob,
+    worker: string,
+    lock?: { key: string; token: string },
+  ): Promise<SegmentStart> {
+    const r = (await this.redis.ghBeginSegment(
+      ...this.head(),
+      job.agentId,
+      job.seq,
+      worker,
+      lock?.key ?? '',
+      lock?.token ?? '',
+    )) as string[];
     if (r[0] === 'stale') return { kind: 'stale' };
     if (r[0] === 'idle') return { kind: 'idle' };
     const [, epoch, taskId, mode] = r;

@@ -1,14 +1,16 @@
 import { LUA_PRELUDE } from './common.js';
 
 /**
- * Starts a segment. ARGV: P, NOW, agentId, seq, worker.
+ * Starts a segment. ARGV: P, NOW, agentId, seq, worker, lockKey, lockToken ('' = no lock check).
  * → {'stale'} (not the agent's current segment: a duplicate job) | {'idle', epoch} (mailbox empty; the agent
  *   is descheduled) | {'run', epoch, taskId, mode} with mode 'fresh' (first run of the task), 'continue'
  *   (after a clean yield) or 'resume' (the previous holder vanished: attempts + 1 and a resumed event).
- * Taking the segment bumps the agent's epoch, which fences out any earlier holder.
+ * Taking the segment bumps the agent's epoch, which fences out any earlier holder. With a lock, the caller
+ * must still hold its queue job's lock (a run whose lock expired meanwhile is stale: another run has the job).
  */
 export const BEGIN_SEGMENT = `${LUA_PRELUDE}
 local agent_id, seq, worker = ARGV[3], ARGV[4], ARGV[5]
+if ARGV[6] ~= '' and redis.call('GET', ARGV[6]) ~= ARGV[7] then return {'stale'} end
 local ak = k_agent(agent_id)
 local a = redis.call('HMGET', ak, 'tenant', 'active', 'segSeq')
 if not a[1] or a[2] ~= '1' or a[3] ~= seq then return {'stale'} end
