@@ -299,24 +299,27 @@ function isStoreScript(prefix: string) {
 
 /**
  * What a script call from the woken worker was and whether it changed anything. ARGV: prefix, now, agentId,
- * then epoch (token, checkpoint and finish scripts, which start by reading the agent's epoch) or the segment
- * seq (beginSegment, which starts with HMGET tenant active segSeq).
+ * then epoch (token, checkpoint and finish scripts, which start by reading the agent's epoch: HGET) or the
+ * segment seq (beginSegment, which reads the agent's tenant, active and segSeq: HMGET, after checking the
+ * queue job's lock: GET).
  */
 function judge(
   call: ScriptCall,
   stale: StaleLease[],
   segments: Map<string, { segSeq: number; begunByOther: boolean }>,
 ): { kind: 'stale-write' | 'stale-begin' | 'current'; landed: boolean; describe: string } {
-  const [, , , , , agentId, fourth, fifth] = call.args;
+  const [, , , prefix, , agentId, fourth, fifth] = call.args;
+  const agentKey = `${prefix}:agent:${agentId}`;
   const writes = call.ran.filter((r) => WRITE_COMMANDS.has(r.command));
   const landed = writes.length > 0;
   const lease = stale.find((l) => l.agentId === agentId);
   const describe =
-    `${call.ran[0]?.command ?? '?'}… for agent ${agentId} (arg ${fourth}, ${fifth}) ran ` +
+    `${call.ran.map((r) => r.command).join(' ')} for agent ${agentId} (arg ${fourth}, ${fifth}) ran ` +
     (landed ? writes.map((w) => `${w.command} ${w.key}`).join(', ') : 'no write');
   // Every store script reads before it writes: a call with no commands seen means the tap missed them.
   if (call.ran.length === 0) return { kind: 'stale-write', landed: true, describe: `${describe} (unseen)` };
-  if (call.ran[0]?.command === 'HMGET') {
+  const fencedWrite = call.ran[0].command === 'HGET' && call.ran[0].key === agentKey;
+  if (!fencedWrite) {
     // beginSegment(seq): stale when another worker had begun that segment while this one was frozen.
     const now = segments.get(agentId);
     const begunElsewhere = !!now && now.begunByOther && Number(fourth) <= now.segSeq;
