@@ -9,7 +9,12 @@ import { PrivateRedis } from './private-redis';
 import { tcpConnectionsOf } from './process-sockets';
 import { ApiClient } from './rest-client';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+/** The repository root: the nearest folder above this file with nx.json (works from src and from dist). */
+export const REPO_ROOT = (() => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'nx.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 export const API_MAIN = path.join(REPO_ROOT, 'apps/api/dist/main.js');
 export const WORKER_MAIN = path.join(REPO_ROOT, 'apps/worker/dist/main.js');
 
