@@ -17,6 +17,7 @@ module.exports = {
   testMatch: [
     '<rootDir>/e2e/**/*.e2e.spec.ts',
     '<rootDir>/deploy/**/*.spec.ts',
+    '<rootDir>/scale/**/*.spec.ts',
     '<rootDir>/abuse/**/*.abuse.spec.ts',
     '<rootDir>/load/**/*.load.spec.ts',
     '<rootDir>/chaos/**/*.chaos.spec.ts',
