@@ -18,7 +18,7 @@ describe('agent memory at scale', () => {
         targets: [1_000, 100_000],
         decodeTokens: 64,
         decodeRepeats: 1,
-        interleavedRounds: 4,
+        interleavedRounds: 8,
         feedTimeoutMs: 120_000,
         log: (line) => lines.push(line),
       });
