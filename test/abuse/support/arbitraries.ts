@@ -51,13 +51,13 @@ export function text(min: number, max: number, typical = 40): fc.Arbitrary<strin
 }
 
 /**
- * A valid sampling block. `tokenIds` bounds logitBias keys: the schema accepts any 1–6 digit id, but a model
+ * A valid sampling block. `tokenIds` bounds logitBias keys: the schema accepts any id below 65,536, but a model
  * has a finite vocabulary (pass its logits length to draw only ids a worker can apply).
  */
 export function validSampling(tokenIds?: number): fc.Arbitrary<Record<string, unknown>> {
   const key = tokenIds
     ? fc.integer({ min: 0, max: tokenIds - 1 }).map(String)
-    : fc.stringMatching(/^\d{1,6}$/);
+    : fc.integer({ min: 0, max: 65_535 }).map(String);
   return fc.record(
     {
       temperature: ranged('temperature'),
