@@ -10,6 +10,7 @@ import {
   renderToolCall,
   TOOL_DIALECT,
   ToolDialectError,
+  type ToolCall,
   type ToolDefinition,
 } from './tool-dialect.js';
 
@@ -61,7 +62,7 @@ describe('tool dialect hermes-g1@1', () => {
   });
 
   it('writes assistant turns: free text, then one call per line, then the separator', () => {
-    const calls = [
+    const calls: ToolCall[] = [
       { name: 'get_weather', arguments: { city: 'Oslo' } },
       { name: 'add-numbers', arguments: { a: 1, b: 2.5 } },
     ];
@@ -82,7 +83,7 @@ describe('tool dialect hermes-g1@1', () => {
   });
 
   it('parses what it renders back to the same calls and text', () => {
-    const calls = [
+    const calls: ToolCall[] = [
       {
         name: 'get_weather',
         arguments: { city: 'São Paulo', nested: { list: [1, 'two', { three: true }] } },
