@@ -59,6 +59,12 @@ class Packed:
 def lr_at(step: int, args) -> float:
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
+    if args.init_from and step - args.start_step < 50:  # fresh Adam moments: ramp back up over 50 steps
+        return lr_cosine(step, args) * (step - args.start_step + 1) / 50
+    return lr_cosine(step, args)
+
+
+def lr_cosine(step: int, args) -> float:
     p = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
     return args.min_lr + 0.5 * (args.lr - args.min_lr) * (1 + math.cos(math.pi * p))
 
@@ -106,6 +112,8 @@ def main(argv=None):
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--val-batches", type=int, default=4)
     ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--init-from", help="start from these exported weights (fresh optimizer) when no state.pt exists")
+    ap.add_argument("--start-step", type=int, default=0, help="with --init-from: the schedule step to go on from")
     ap.add_argument("--export", help="write the official-layout .safetensors (bf16) here when the run ends")
     args = ap.parse_args(argv)
 
@@ -135,6 +143,13 @@ def main(argv=None):
         opt.load_state_dict(saved["opt"])
         step = saved["step"]
         print(f"resumed at step {step}", flush=True)
+    elif args.init_from:
+        # a cold machine lost state.pt: go on from the exported (bf16) weights with a fresh optimizer, re-warmed
+        from safetensors.torch import load_file
+
+        model.load_official({k: v.float() for k, v in load_file(args.init_from).items()})
+        step = args.start_step
+        print(f"initialised from {args.init_from} at step {step}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model L{cfg.n_layer} C{cfg.n_embd} V{cfg.vocab_size}: {n_params / 1e6:.2f}M params; "
           f"train {len(train.tokens) / 1e6:.1f}M tokens, val {len(val.tokens) / 1e6:.1f}M; device {device}",

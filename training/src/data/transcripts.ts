@@ -49,6 +49,8 @@ export interface EvalCase {
 interface Exchange {
   readonly text: string;
   readonly evalAt?: { readonly prefixLength: number; readonly expect: Expectation; readonly kind: string };
+  /** A second case in the same exchange (the final answer after the observations). */
+  readonly followUp?: { readonly prefixLength: number; readonly expect: Expectation; readonly kind: string };
 }
 
 const SYSTEMS = [
@@ -168,6 +170,11 @@ function toolExchange(c: Ctx, tools: GeneratedTool[], targets: GeneratedTool[]):
       prefixLength: prompt.length,
       expect: { type: 'call', calls },
       kind: targets.length > 1 ? 'multi-call' : 'call',
+    },
+    followUp: {
+      prefixLength: prompt.length + callTurn.length + observed.length,
+      expect: { type: 'answer', mustContain: results.map((r) => r.value) },
+      kind: 'answer-uses-observation',
     },
   };
 }
@@ -438,6 +445,10 @@ export function agentTranscript(c: Ctx): Doc {
         prompt: doc + ex.text.slice(0, ex.evalAt.prefixLength),
         expect: ex.evalAt.expect,
       });
+    }
+    if (ex.followUp) {
+      const f = ex.followUp;
+      cases.push({ kind: f.kind, prompt: doc + ex.text.slice(0, f.prefixLength), expect: f.expect });
     }
     doc += ex.text;
   }
