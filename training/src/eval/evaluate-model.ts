@@ -78,11 +78,35 @@ function judge(c: EvalCase, output: string): { pass: boolean; nameRight?: boolea
     return { pass, nameRight, expected: JSON.stringify(want) };
   }
   if (c.kind === 'no-tool-fits') return { pass: !body.includes('<tool_call>'), expected: '(no call)' };
+  if (c.kind === 'answer-uses-observation') {
+    // "uses the observation": the answer quotes some value of every observation (not necessarily the one the
+    // reference answer picked); values are the observation's JSON leaves, or its text after "Field: "
+    const observations = c.prompt
+      .slice(c.prompt.lastIndexOf('User: '))
+      .split(TURN_SEPARATOR)
+      .filter((t) => t.startsWith('Observation: '))
+      .map((t) => observationValues(t.slice('Observation: '.length)));
+    const pass =
+      !body.includes('<tool_call>') && observations.every((vals) => vals.some((v) => body.includes(v)));
+    return { pass, expected: JSON.stringify(observations) };
+  }
   const must = c.expect.mustContain;
   return {
     pass: !body.includes('<tool_call>') && must.every((m) => body.includes(m)),
     expected: JSON.stringify(must),
   };
+}
+
+function observationValues(text: string): string[] {
+  try {
+    const leaves = (v: unknown): string[] =>
+      v !== null && typeof v === 'object'
+        ? Object.values(v as Record<string, unknown>).flatMap(leaves)
+        : [typeof v === 'string' ? v : JSON.stringify(v)];
+    return leaves(JSON.parse(text)).filter((v) => v !== 'ok' && v !== 'true');
+  } catch {
+    return [text.slice(text.indexOf(': ') + 2).replace(/\.$/, '')];
+  }
 }
 
 function collectCases(split: Split, seed: number, perKind: number): EvalCase[] {
@@ -153,6 +177,7 @@ async function main(argv: string[]): Promise<void> {
       const output = await generate(engine, c.prompt, c.expect.type === 'call' ? 320 : 200, timing);
       const j = judge(c, output);
       results.push({ kind: c.kind, split: label, ...j, output, promptTail: c.prompt.slice(-300) });
+      process.stderr.write(`${results.length} ${label} ${c.kind} ${j.pass ? 'pass' : 'fail'}\n`);
     }
   }
   await engine.release();
