@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { AgentSegmentJob, Env } from '@gooseherd/contracts';
 import { createSegmentConsumer, type SegmentLock } from '@gooseherd/queue';
-import { isRedisUnavailable } from './redis-errors.js';
+import { isTransientRedisFailure } from '@gooseherd/store';
 import { workerName } from './worker-name.js';
 import type { SegmentRunner } from './segment-runner.js';
 import type { TaskRegistry } from './task-registry.js';
@@ -55,9 +55,9 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
     try {
       await this.runner.run(job, lock);
     } catch (err) {
-      // Redis away: throw, and BullMQ retries the segment with backoff. Anything else is a bug; log it and
-      // let the retry (from the last checkpoint) have a go.
-      if (!isRedisUnavailable(err)) this.log.error({ err, agentId: job.agentId }, 'segment failed');
+      // Redis away or not serving now (loading, full, busy, failing over): throw, and BullMQ retries the
+      // segment with backoff. Anything else is a bug; log it and let the retry (from the last checkpoint) have a go.
+      if (!isTransientRedisFailure(err)) this.log.error({ err, agentId: job.agentId }, 'segment failed');
       throw err;
     }
   }
