@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -32,7 +33,7 @@ describe('against a Redis whose maxmemory-policy is not noeviction', () => {
         ...inherited,
         REDIS_URL: redis.url,
         GOOSEHERD_REDIS_PREFIX: 'gh-eviction',
-        GOOSEHERD_API_KEY: 'eviction-test-key-0123456789abcdef',
+        GOOSEHERD_API_KEY: randomBytes(24).toString('base64url'),
         GOOSEHERD_DATA_DIR: SHARED_DATA_DIR,
         GOOSEHERD_ENGINE_THREADS: '1',
         PORT: String(await freePort()),
