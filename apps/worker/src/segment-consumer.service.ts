@@ -8,7 +8,6 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Env } from '@gooseherd/contracts';
 import { SegmentConsumer, type SegmentRun } from '@gooseherd/queue';
-import { isRedisUnavailable } from './redis-errors.js';
 import { workerName } from './worker-name.js';
 import type { SegmentRunner } from './segment-runner.js';
 import type { TaskRegistry } from './task-registry.js';
@@ -49,16 +48,12 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
     this.log.info({ concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY }, 'taking work');
   }
 
+  /**
+   * Runs one segment. It throws when Redis is away or not serving now (BullMQ retries the segment with
+   * backoff, for as long as it takes) and on a task's fault below its limit (the runner logs and counts it).
+   */
   private async process(run: SegmentRun): Promise<void> {
-    const { job } = run;
-    try {
-      await this.runner.run(job, run.lock);
-    } catch (err) {
-      // Redis away: throw, and BullMQ retries the segment with backoff. Anything else is a bug; log it and
-      // let the retry (from the last checkpoint) have a go.
-      if (!isRedisUnavailable(err)) this.log.error({ err, agentId: job.agentId }, 'segment failed');
-      throw err;
-    }
+    await this.runner.run(run.job, run.lock);
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {

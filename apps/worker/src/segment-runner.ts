@@ -11,7 +11,13 @@ import {
   type LoadedModel,
 } from '@gooseherd/agent-runtime';
 import type { SegmentLock, SegmentProducer } from '@gooseherd/queue';
-import type { Lease, SegmentStart, WorkerStore, WriteResult } from '@gooseherd/store';
+import {
+  isTransientRedisFailure,
+  type Lease,
+  type SegmentStart,
+  type WorkerStore,
+  type WriteResult,
+} from '@gooseherd/store';
 import type { Logger } from 'pino';
 import {
   EMPTY_CHECKPOINT,
@@ -21,7 +27,6 @@ import {
   type AgentCheckpointMeta,
 } from './agent-checkpoint.js';
 import { generatorOptions, samplingProblem } from './generator-options.js';
-import { isRedisUnavailable } from './redis-errors.js';
 import type { TaskRegistry } from './task-registry.js';
 import { TokenSink } from './token-sink.js';
 
@@ -87,13 +92,13 @@ export class SegmentRunner {
   }
 
   /**
-   * A segment threw. Redis away (or a drain under way): rethrow, and the queue retries the segment with
+   * A segment threw. Redis away or not serving now (loading, full, busy), or a drain under way: rethrow, and the queue retries the segment with
    * backoff for as long as it takes. Anything else is a fault of this task (a bug, a poison input): it is
    * retried from the last checkpoint, but after `maxFaults` faults in a row without progress the task fails
    * with the fault's message, so the agent's next task runs.
    */
   private async onFault(start: Running, err: unknown): Promise<void> {
-    if (this.registry.draining || isRedisUnavailable(err)) throw err;
+    if (this.registry.draining || isTransientRedisFailure(err)) throw err;
     const { lease, task } = start;
     const faults = await this.store.recordSegmentFault(lease);
     if (faults === 'fenced') return;

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import { classifyRedisFailure } from '@gooseherd/store';
 import { ApiKeyAuthenticator, bearerToken } from '../auth/api-key-authenticator.js';
-import { isRedisUnavailableError } from '../infrastructure/redis-errors.js';
 import type { Logger } from '../observability/logger.js';
 import { LOGGER } from '../tokens.js';
 import type { ApiRequest, ApiResponse, Next } from './api-request.js';
-import { Problems, sendProblem } from './problem.js';
+import { Problems, redisUnavailableProblem, sendProblem } from './problem.js';
 
 /** Every /v1 request carries `Authorization: Bearer <key>`; sets `req.principal` or answers 401. */
 @Injectable()
@@ -22,7 +22,8 @@ export class ApiKeyMiddleware implements NestMiddleware {
       if (!principal) return sendProblem(res, Problems.unauthorized('unknown API key'));
       req.principal = principal;
     } catch (error) {
-      if (isRedisUnavailableError(error)) return sendProblem(res, Problems.unavailable());
+      const failure = classifyRedisFailure(error);
+      if (failure.kind !== 'error') return sendProblem(res, redisUnavailableProblem(failure));
       this.logger.error({ err: error }, 'authentication failed');
       return sendProblem(res, Problems.internal());
     }
