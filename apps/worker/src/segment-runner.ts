@@ -40,6 +40,8 @@ export interface SegmentRunnerSettings {
   flushMs: number;
   /** Prompt tokens fed per engine call between checks for cancel, delete, the lease and drain. */
   prefillSlice: number;
+  /** A new task whose prompt (system turn, input, separators) is longer fails instead of being fed. */
+  maxPromptTokens: number;
   /**
    * Faults in a row (a segment throwing for a reason other than Redis, a drain or a lost lease) without the
    * task making progress, after which the task fails instead of being retried. Default 3.
@@ -188,7 +190,23 @@ export class SegmentRunner {
     // Feed everything but the last token, which the first decode step consumes.
     let pending = chain.pop();
     const fresh = meta.task?.id !== lease.taskId;
+    const promptTokens = chain.length + (pending === undefined ? 0 : 1);
+    if (fresh && promptTokens > this.settings.maxPromptTokens) {
+      return this.fail(
+        lease,
+        0,
+        `the prompt is ${promptTokens} tokens, more than this worker's limit of ${this.settings.maxPromptTokens} ` +
+          '(GOOSEHERD_MAX_PROMPT_TOKENS)',
+      );
+    }
     for (let at = 0; at < chain.length;) {
+      // Cancel, delete and a lost lease reach a long prompt between its slices (pub/sub at once, Redis as
+      // the fallback). The prompt fed so far is dropped: the agent keeps its last checkpoint.
+      const signal = await this.prefillSignal(lease, task.cancelRequested, at > 0);
+      if (signal === 'fenced') return;
+      if (signal === 'cancel') {
+        return this.endUnfed(lease, 'cancelled', fresh ? 0 : tokensIn, generator.tokensOut);
+      }
       if (this.registry.draining) {
         const rest = [...chain.slice(at), ...(pending === undefined ? [] : [pending])];
         const meta2: AgentCheckpointMeta = { v: 1, pending: rest, systemFed: true, task: taskMeta() };
@@ -344,6 +362,27 @@ export class SegmentRunner {
       { state: encodeAgentState(this.model, state, tokensSeen), meta, tokensSeen, tokensOut, tokensIn },
       true,
     );
+    if (r.next) await this.producer.enqueue(r.next);
+  }
+
+  /** What stops a prompt between slices: a cancel (or delete) told by pub/sub or read from Redis, or a lost lease. */
+  private async prefillSignal(
+    lease: Lease,
+    cancelRequested: boolean,
+    askRedis: boolean,
+  ): Promise<WriteResult> {
+    if (cancelRequested || this.registry.isCancelled(lease.taskId)) return 'cancel';
+    return askRedis ? this.store.segmentSignal(lease) : 'ok';
+  }
+
+  /** Ends the task before its prompt was fed, leaving the agent's last checkpoint as it was. */
+  private async endUnfed(
+    lease: Lease,
+    status: 'cancelled',
+    tokensIn: number,
+    tokensOut: number,
+  ): Promise<void> {
+    const r = await this.store.finishTask(lease, { status, finishReason: status, tokensIn, tokensOut });
     if (r.next) await this.producer.enqueue(r.next);
   }
 

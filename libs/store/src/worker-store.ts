@@ -278,7 +278,7 @@ export class WorkerStore {
       .hmget(this.keys.task(lease.taskId), 'status', 'cancel')
       .exec()) as [[unknown, string | null], [unknown, (string | null)[]]];
     if (epoch === null) return 'cancel'; // the agent was deleted (its tasks were cancelled with it)
-    if (epoch !== lease.epoch) return 'fenced';
+    if (epoch !== String(lease.epoch)) return 'fenced'; // the begin script answers the epoch as a number
     const [status, cancel] = task;
     if (status === 'cancelled' || cancel === '1') return 'cancel';
     return status === 'running' ? 'ok' : 'fenced';
