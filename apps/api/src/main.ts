@@ -1,9 +1,12 @@
 import { loadEnv } from '@gooseherd/contracts';
+import { weakApiKeyProblems } from './auth/api-key-strength.js';
 import { createApp } from './create-app.js';
 import { createLogger } from './observability/logger.js';
 
 async function main(): Promise<void> {
   const env = loadEnv();
+  const weakKeys = weakApiKeyProblems(env);
+  if (weakKeys.length > 0) throw new Error(`refusing to start with weak API keys:\n${weakKeys.join('\n')}`);
   const logger = createLogger(env.LOG_LEVEL);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
