@@ -127,18 +127,24 @@ export class SegmentRunner {
         task.tokensOut,
       );
     }
+    // The record says a state was committed (stateVersion > 0) but the blob is gone (evicted, deleted by
+    // mistake): starting from a zero state would silently wipe the agent's memory. Fail, and flag the agent.
+    if (!start.state && agent.stateVersion > 0) {
+      return this.failForState(
+        start,
+        `the agent's stored state is missing: its record is at state version ${agent.stateVersion} ` +
+          `(${agent.tokensSeen} tokens seen) but the state blob is gone (evicted or deleted)`,
+      );
+    }
     let restored;
     try {
       restored = restoreState(this.model, start.state);
     } catch (err) {
       if (!isStateError(err)) throw err;
-      return this.fail(
-        lease,
-        task.tokensIn,
-        `the agent's stored state cannot be used: ${err.message}`,
-        task.tokensOut,
-      );
+      return this.failForState(start, `the agent's stored state cannot be used: ${err.message}`);
     }
+    // The state is usable again (an operator put the blob back): the agent no longer needs attention.
+    if (agent.needsAttention) await this.store.setAgentAttention(lease, undefined);
     const meta = (start.checkpoint as AgentCheckpointMeta | undefined) ?? EMPTY_CHECKPOINT;
     const { tokenizer } = this.model;
     const options = generatorOptions(this.model, agent, task, lease.taskId);
@@ -384,6 +390,17 @@ export class SegmentRunner {
   ): Promise<void> {
     const r = await this.store.finishTask(lease, { status, finishReason: status, tokensIn, tokensOut });
     if (r.next) await this.producer.enqueue(r.next);
+  }
+
+  /**
+   * The agent's stored state cannot be used: the task fails naming why, and the agent is marked as needing
+   * attention (GET /v1/agents/{id} shows `needsAttention`), its record left as it was.
+   */
+  private async failForState(start: Running, error: string): Promise<void> {
+    const { lease, task } = start;
+    if (!(await this.store.setAgentAttention(lease, error))) return; // fenced: another worker has the agent
+    this.log.warn({ agentId: lease.agentId, taskId: lease.taskId, error }, 'agent needs attention');
+    return this.fail(lease, task.tokensIn, `${error}; the agent needs attention`, task.tokensOut);
   }
 
   /** Ends the task as failed, leaving the agent's last checkpoint as it was. */

@@ -14,6 +14,8 @@ export interface Lease {
 
 export interface SegmentAgent {
   model: string;
+  /** The agent is marked as needing attention (see AgentView.needsAttention). */
+  needsAttention: boolean;
   system: string;
   sampling?: Sampling;
   stateVersion: number;
@@ -85,6 +87,13 @@ redis.call('HSET', KEYS[2], 'faults', 1, 'faultAt', at)
 return 1
 `;
 
+/** KEYS: agent. ARGV: epoch, attention JSON ('' = clear). → 0 fenced | 1. */
+const SET_AGENT_ATTENTION = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'attention') else redis.call('HSET', KEYS[1], 'attention', ARGV[2]) end
+return 1
+`;
+
 /** The worker's side of the store: segment leases, fenced token/checkpoint/finish writes. */
 export class WorkerStore {
   readonly keys: Keys;
@@ -142,6 +151,7 @@ export class WorkerStore {
       mode: mode as 'fresh' | 'continue' | 'resume',
       agent: {
         model: a.model,
+        needsAttention: Boolean(a.attention),
         system: a.system ?? '',
         sampling: parseJsonField<Sampling>(a.sampling),
         stateVersion: Number(a.stateVersion ?? 0),
@@ -264,6 +274,24 @@ export class WorkerStore {
       lease.epoch,
     )) as number;
     return r < 0 ? 'fenced' : r;
+  }
+
+  /**
+   * Marks the lease's agent as needing attention (its stored state could not be used), or clears the mark
+   * (`reason` undefined). Fenced by the lease's epoch; false when fenced.
+   */
+  async setAgentAttention(lease: Lease, reason: string | undefined): Promise<boolean> {
+    const attention = reason
+      ? JSON.stringify({ reason, since: new Date().toISOString(), taskId: lease.taskId })
+      : '';
+    const r = (await this.redis.eval(
+      SET_AGENT_ATTENTION,
+      1,
+      this.keys.agent(lease.agentId),
+      String(lease.epoch),
+      attention,
+    )) as number;
+    return r === 1;
   }
 
   /**
