@@ -4,4 +4,6 @@ export * from './event-feed.js';
 export { Keys, newId, ID_PATTERN } from './keys.js';
 export { RedisStore, hashApiKey, type RedisStoreOptions } from './redis-store.js';
 export { RedisEventFeed } from './redis-event-feed.js';
+export * from './redis-failure.js';
+export * from './eviction-policy.js';
 export * from './worker-store.js';

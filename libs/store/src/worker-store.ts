@@ -72,6 +72,19 @@ export interface TaskEnd {
   flushText?: string;
 }
 
+/**
+ * KEYS: agent, task. ARGV: epoch. → -1 (fenced) | faults in a row without progress. Progress is the task's
+ * durable tokensOut: a fault at a new position starts the count again.
+ */
+const RECORD_SEGMENT_FAULT = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
+if redis.call('HGET', KEYS[2], 'status') ~= 'running' then return -1 end
+local at = redis.call('HGET', KEYS[2], 'tokensOut') or '0'
+if redis.call('HGET', KEYS[2], 'faultAt') == at then return redis.call('HINCRBY', KEYS[2], 'faults', 1) end
+redis.call('HSET', KEYS[2], 'faults', 1, 'faultAt', at)
+return 1
+`;
+
 /** The worker's side of the store: segment leases, fenced token/checkpoint/finish writes. */
 export class WorkerStore {
   readonly keys: Keys;
@@ -235,6 +248,40 @@ export class WorkerStore {
     if (r[0] === 'fenced') return { result: 'fenced' };
     const [, stateVersion, nextSeq, priority] = r;
     return { result: 'ok', stateVersion, next: nextSeq > 0 ? this.job(lease, nextSeq, priority) : undefined };
+  }
+
+  /**
+   * Records that the lease's segment failed for a reason other than Redis (a fault), and returns how many
+   * faults the task has had in a row without progress (its durable `tokensOut` unchanged since the first of
+   * them); 'fenced' when the lease is no longer the agent's. The worker fails the task after a few.
+   */
+  async recordSegmentFault(lease: Lease): Promise<number | 'fenced'> {
+    const r = (await this.redis.eval(
+      RECORD_SEGMENT_FAULT,
+      2,
+      this.keys.agent(lease.agentId),
+      this.keys.task(lease.taskId),
+      lease.epoch,
+    )) as number;
+    return r < 0 ? 'fenced' : r;
+  }
+
+  /**
+   * Whether the lease's segment should go on: 'cancel' (its task was cancelled, or its agent deleted),
+   * 'fenced' (another worker holds the agent now), or 'ok'. Read between prefill chunks, where no write
+   * would tell the worker.
+   */
+  async segmentSignal(lease: Lease): Promise<WriteResult> {
+    const [[, epoch], [, task]] = (await this.redis
+      .multi()
+      .hget(this.keys.agent(lease.agentId), 'epoch')
+      .hmget(this.keys.task(lease.taskId), 'status', 'cancel')
+      .exec()) as [[unknown, string | null], [unknown, (string | null)[]]];
+    if (epoch === null) return 'cancel'; // the agent was deleted (its tasks were cancelled with it)
+    if (epoch !== lease.epoch) return 'fenced';
+    const [status, cancel] = task;
+    if (status === 'cancelled' || cancel === '1') return 'cancel';
+    return status === 'running' ? 'ok' : 'fenced';
   }
 
   /**
