@@ -29,6 +29,7 @@ import {
 import { generatorOptions, samplingProblem } from './generator-options.js';
 import type { TaskRegistry } from './task-registry.js';
 import { TokenSink } from './token-sink.js';
+import type { WorkerMetrics } from './worker-metrics.js';
 
 export interface SegmentRunnerSettings {
   workerName: string;
@@ -76,6 +77,7 @@ export class SegmentRunner {
     private readonly registry: TaskRegistry,
     private readonly settings: SegmentRunnerSettings,
     private readonly log: Logger,
+    private readonly metrics?: WorkerMetrics,
   ) {}
 
   /** `lock`: the queue job's lock held by this run (see SegmentLock); without it no lock is checked. */
@@ -84,12 +86,19 @@ export class SegmentRunner {
     if (start.kind !== 'run') return;
     const taskId = start.lease.taskId;
     this.registry.add(taskId);
+    const began = performance.now();
+    this.metrics?.segmentsRunning.inc();
+    let outcome: 'ended' | 'threw' = 'threw';
     try {
       await this.runTask(start);
+      outcome = 'ended';
     } catch (err) {
       await this.onFault(start, err);
+      outcome = 'ended';
     } finally {
       this.registry.remove(taskId);
+      this.metrics?.segmentsRunning.dec();
+      this.metrics?.segmentEnded(outcome, (performance.now() - began) / 1000);
     }
   }
 
@@ -233,7 +242,7 @@ export class SegmentRunner {
     if (fresh || fedReplay > 0) {
       const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
       const committed = await this.store.commitCheckpoint(lease, {
-        state: encodeAgentState(this.model, state, tokensSeen),
+        state: this.encodeState(state, tokensSeen),
         meta: meta2,
         tokensSeen,
         tokensOut: generator.tokensOut,
@@ -276,6 +285,7 @@ export class SegmentRunner {
       state = out.state;
       tokensSeen++;
       const next = generator.accept(out.logits);
+      this.metrics?.tokensGenerated.inc();
       pending = next.token;
       generated++;
       sink.push(next.token, next.text);
@@ -293,7 +303,7 @@ export class SegmentRunner {
         sink.flush(); // same connection: the tokens reach Redis before the checkpoint that covers them
         const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
         const write = this.store.commitCheckpoint(lease, {
-          state: encodeAgentState(this.model, state, tokensSeen),
+          state: this.encodeState(state, tokensSeen),
           meta: meta2,
           tokensSeen,
           tokensOut: generator.tokensOut,
@@ -343,7 +353,7 @@ export class SegmentRunner {
       status: reason === 'cancelled' ? 'cancelled' : 'succeeded',
       finishReason: reason,
       checkpoint: {
-        state: encodeAgentState(this.model, state, tokensSeen),
+        state: this.encodeState(state, tokensSeen),
         meta: finalMeta,
         tokensSeen,
         tokensOut: generator.tokensOut,
@@ -365,7 +375,7 @@ export class SegmentRunner {
   ): Promise<void> {
     const r = await this.store.commitCheckpoint(
       lease,
-      { state: encodeAgentState(this.model, state, tokensSeen), meta, tokensSeen, tokensOut, tokensIn },
+      { state: this.encodeState(state, tokensSeen), meta, tokensSeen, tokensOut, tokensIn },
       true,
     );
     if (r.next) await this.producer.enqueue(r.next);
@@ -401,6 +411,13 @@ export class SegmentRunner {
     if (!(await this.store.setAgentAttention(lease, error))) return; // fenced: another worker has the agent
     this.log.warn({ agentId: lease.agentId, taskId: lease.taskId, error }, 'agent needs attention');
     return this.fail(lease, task.tokensIn, `${error}; the agent needs attention`, task.tokensOut);
+  }
+
+  /** The state blob of a checkpoint (counted in the checkpoint metrics). */
+  private encodeState(state: Float32Array, tokensSeen: number): Uint8Array {
+    const blob = encodeAgentState(this.model, state, tokensSeen);
+    this.metrics?.checkpointWritten(blob.byteLength);
+    return blob;
   }
 
   /** Ends the task as failed, leaving the agent's last checkpoint as it was. */
