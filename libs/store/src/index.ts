@@ -5,4 +5,5 @@ export { Keys, newId, ID_PATTERN } from './keys.js';
 export { RedisStore, hashApiKey, type RedisStoreOptions } from './redis-store.js';
 export { RedisEventFeed } from './redis-event-feed.js';
 export * from './redis-failure.js';
+export * from './eviction-policy.js';
 export * from './worker-store.js';

@@ -1,8 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import Redis from 'ioredis';
 import {
   classifyRedisFailure,
@@ -10,6 +5,11 @@ import {
   retryAfterSeconds,
   type RedisFailureKind,
 } from './redis-failure.js';
+import {
+  freePort,
+  startPrivateRedisServer,
+  type PrivateRedisServer,
+} from './testing/private-redis-server.js';
 
 function errnoError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -195,21 +195,8 @@ describe('classifyRedisFailure', () => {
 
 // The same classification of errors a real redis-server and a real ioredis client produce.
 describe('classifyRedisFailure on errors from a real Redis', () => {
-  let dir: string;
-  let server: ChildProcess;
-  let port: number;
+  let server: PrivateRedisServer;
   let redis: Redis;
-
-  async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const probe = createServer();
-      probe.once('error', reject);
-      probe.listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolve(port));
-      });
-    });
-  }
 
   async function failureOf(command: Promise<unknown>) {
     try {
@@ -221,26 +208,11 @@ describe('classifyRedisFailure on errors from a real Redis', () => {
   }
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'gh-redis-failure-'));
-    port = await freePort();
-    server = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
-      {
-        stdio: 'ignore',
-      },
-    );
-    redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-    await redis.ping();
+    server = await startPrivateRedisServer();
+    redis = server.client;
   });
 
-  afterAll(async () => {
-    redis.disconnect();
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGKILL');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server.stop());
 
   it('a wrong type and a duplicate consumer group are real errors', async () => {
     await redis.set('s', 'x');
@@ -269,7 +241,7 @@ describe('classifyRedisFailure on errors from a real Redis', () => {
 
   it('a Redis busy running a long script is retry-later', async () => {
     await redis.config('SET', 'busy-reply-threshold', '20');
-    const blocker = new Redis({ port, host: '127.0.0.1' });
+    const blocker = new Redis(server.url);
     try {
       const spin =
         'local t = redis.call("TIME"); local s = t[1] * 1e6 + t[2]; ' +

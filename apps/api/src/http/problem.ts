@@ -70,6 +70,35 @@ export const Problems = {
       problem(429, 'rate-limited', 'Too many requests', `rate limit exceeded; retry after ${retryAfterS} s`),
       { 'Retry-After': String(retryAfterS) },
     ),
+  tooManyFailedAuthentications: (retryAfterS: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'too-many-failed-authentications',
+        'Too many failed authentications',
+        `too many failed authentications from this address; retry after ${retryAfterS} s`,
+      ),
+      { 'Retry-After': String(retryAfterS) },
+    ),
+  tooManySubscriptions: (limit: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'too-many-subscriptions',
+        'Too many subscriptions',
+        `this API key already holds the maximum of ${limit} event streams on this server`,
+      ),
+    ),
+  replayLimited: (retryAfterS: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'replay-limited',
+        'Replay limit reached',
+        `this API key replayed its budget of stored events; retry after ${retryAfterS} s`,
+      ),
+      { 'Retry-After': String(retryAfterS) },
+    ),
   unavailable: (detail = 'the state store is unreachable; retry shortly', retryAfterS = 1) =>
     new ProblemException(problem(503, 'unavailable', 'Service unavailable', detail), {
       'Retry-After': String(retryAfterS),

@@ -11,7 +11,16 @@ import { SegmentQueue, type SegmentProducer } from '@gooseherd/queue';
 import { RedisEventFeed, RedisStore, type EventFeed } from '@gooseherd/store';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../observability/logger.js';
-import { API_STORE, ENV, EVENT_FEED, LOGGER, RATE_LIMITER, SEGMENT_PRODUCER } from '../tokens.js';
+import { AUTH_FAILURE_LIMITS } from '../auth/failed-auth-limiter.js';
+import {
+  API_STORE,
+  AUTH_FAILURE_LIMITER,
+  ENV,
+  EVENT_FEED,
+  LOGGER,
+  RATE_LIMITER,
+  SEGMENT_PRODUCER,
+} from '../tokens.js';
 import { withDeadline } from './deadline.js';
 import { RedisConnections } from './redis-connections.js';
 
@@ -89,9 +98,30 @@ export class InfrastructureModule {
               rejectIfRedisNotReady: true,
             }),
         },
+        {
+          provide: AUTH_FAILURE_LIMITER,
+          inject: [RedisConnections],
+          useFactory: (c: RedisConnections) =>
+            new RateLimiterRedis({
+              storeClient: c.store,
+              keyPrefix: `${prefix}:authfail`,
+              points: AUTH_FAILURE_LIMITS.failures,
+              duration: AUTH_FAILURE_LIMITS.windowS,
+              rejectIfRedisNotReady: true,
+            }),
+        },
         InfrastructureLifecycle,
       ],
-      exports: [ENV, LOGGER, RedisConnections, API_STORE, EVENT_FEED, SEGMENT_PRODUCER, RATE_LIMITER],
+      exports: [
+        ENV,
+        LOGGER,
+        RedisConnections,
+        API_STORE,
+        EVENT_FEED,
+        SEGMENT_PRODUCER,
+        RATE_LIMITER,
+        AUTH_FAILURE_LIMITER,
+      ],
     };
   }
 }
