@@ -1,8 +1,13 @@
 import { LIMITS, type TaskAccepted } from '@gooseherd/contracts';
-import { sleep, waitFor } from '../e2e/harness/deadline';
-import { useCluster, type GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
-import { readTaskEventStream } from '../e2e/harness/sse-reader';
-import { exactLengthTask, waitForProgress } from '../e2e/harness/workloads';
+import {
+  sleep,
+  waitFor,
+  useCluster,
+  type GooseherdCluster,
+  readTaskEventStream,
+  exactLengthTask,
+  waitForProgress,
+} from '@gooseherd/test-kit';
 
 // Long prompts: the input limit counts UTF-8 bytes, a cancel or delete reaches a prompt while it is being
 // fed (not after it), and the worker refuses a prompt past its token limit with a clear error.

@@ -1,7 +1,5 @@
 import type { AgentView } from '@gooseherd/contracts';
-import { useCluster, type GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
-import { readTaskEventStream } from '../e2e/harness/sse-reader';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import { useCluster, type GooseherdCluster, readTaskEventStream, exactLengthTask } from '@gooseherd/test-kit';
 
 // An agent's state blob lost from Redis (eviction, an operator's mistake) or damaged must never turn into a
 // silent reset of the agent's memory: its tasks fail naming the cause, the agent is flagged as needing

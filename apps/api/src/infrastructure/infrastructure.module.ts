@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import type { Env } from '@gooseherd/contracts';
 import { SegmentQueue, type SegmentProducer } from '@gooseherd/queue';
-import { RedisEventFeed, RedisStore, type EventFeed } from '@gooseherd/store';
+import { RedisEventFeed, RedisStore, withRedisDeadline, type EventFeed } from '@gooseherd/store';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../observability/logger.js';
 import { AUTH_FAILURE_LIMITS } from '../auth/failed-auth-limiter.js';
@@ -21,7 +21,6 @@ import {
   RATE_LIMITER,
   SEGMENT_PRODUCER,
 } from '../tokens.js';
-import { withDeadline } from './deadline.js';
 import { RedisConnections } from './redis-connections.js';
 
 const STARTUP_WAIT_MS = 3_000;
@@ -50,7 +49,10 @@ class InfrastructureLifecycle implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(signal?: string): Promise<void> {
     this.logger.info({ signal }, 'api shutting down: closing queue, event feed and redis');
     // BullMQ waits for a connection forever; with Redis away there is nothing to flush anyway.
-    await Promise.allSettled([this.feed.close(), withDeadline(this.producer.close(), 1_000, 'queue close')]);
+    await Promise.allSettled([
+      this.feed.close(),
+      withRedisDeadline(this.producer.close(), 1_000, 'queue close'),
+    ]);
     await this.connections.close();
   }
 }
