@@ -1,6 +1,4 @@
-import { useCluster } from './harness/gooseherd-cluster';
-import { freePort } from './harness/managed-process';
-import { exactLengthTask } from './harness/workloads';
+import { exactLengthTask, freePort, useCluster } from '@gooseherd/test-kit';
 
 // Operators see the fleet: each worker serves Prometheus metrics on GOOSEHERD_WORKER_METRICS_PORT, scraped
 // here over real HTTP from the real worker process.
