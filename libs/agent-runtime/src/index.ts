@@ -5,3 +5,4 @@ export * from './model-loader.js';
 export * from './batched-decoder.js';
 export * from './task-generation.js';
 export * from './numeric-health.js';
+export * from './agent-turn.js';
