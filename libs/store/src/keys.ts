@@ -71,5 +71,3 @@ export class Keys {
 export function newId(kind: 'agt' | 'tsk'): string {
   return `${kind}_${randomBytes(16).toString('base64url')}`;
 }
-
-export const ID_PATTERN = /^(agt|tsk)_[A-Za-z0-9_-]{22}$/;

@@ -1,8 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { AgentSegmentJob, AgentView, Page, Sampling, TaskEvent, TaskView } from '@gooseherd/contracts';
+import {
+  ID_PATTERN,
+  type AgentSegmentJob,
+  type AgentView,
+  type Page,
+  type Sampling,
+  type TaskEvent,
+  type TaskView,
+} from '@gooseherd/contracts';
 import { AgentLimitError, type ApiStore } from './api-store.js';
-import { ID_PATTERN, Keys, newId } from './keys.js';
+import { Keys, newId } from './keys.js';
 import { withScripts, type ScriptedRedis } from './lua/register.js';
 import { agentView, taskView } from './records.js';
 import { readStream } from './stream-read.js';

@@ -26,7 +26,14 @@ export class ProblemException extends Error {
   }
 }
 
-function problem(status: number, slug: string, title: string, detail?: string, errors?: FieldError[]) {
+/** The one builder of a problem+json body (`type` is `urn:gooseherd:problem:<slug>`). */
+export function problem(
+  status: number,
+  slug: string,
+  title: string,
+  detail?: string,
+  errors?: FieldError[],
+): ProblemDetails {
   const body: ProblemDetails = { type: TYPE_BASE + slug, title, status };
   if (detail !== undefined) body.detail = detail;
   if (errors !== undefined) body.errors = errors;

@@ -8,7 +8,13 @@ import {
 } from '@nestjs/common';
 import type { Env } from '@gooseherd/contracts';
 import { SegmentQueue, type SegmentProducer } from '@gooseherd/queue';
-import { RedisEventFeed, RedisStore, type ApiStore, type EventFeed } from '@gooseherd/store';
+import {
+  RedisEventFeed,
+  RedisStore,
+  withRedisDeadline,
+  type ApiStore,
+  type EventFeed,
+} from '@gooseherd/store';
 import { SharedEventFeed } from '../events/shared-event-feed.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../observability/logger.js';
@@ -22,7 +28,6 @@ import {
   RATE_LIMITER,
   SEGMENT_PRODUCER,
 } from '../tokens.js';
-import { withDeadline } from './deadline.js';
 import { RedisConnections } from './redis-connections.js';
 
 const STARTUP_WAIT_MS = 3_000;
@@ -51,7 +56,10 @@ class InfrastructureLifecycle implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(signal?: string): Promise<void> {
     this.logger.info({ signal }, 'api shutting down: closing queue, event feed and redis');
     // BullMQ waits for a connection forever; with Redis away there is nothing to flush anyway.
-    await Promise.allSettled([this.feed.close(), withDeadline(this.producer.close(), 1_000, 'queue close')]);
+    await Promise.allSettled([
+      this.feed.close(),
+      withRedisDeadline(this.producer.close(), 1_000, 'queue close'),
+    ]);
     await this.connections.close();
   }
 }

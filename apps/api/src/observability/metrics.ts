@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SegmentProducer } from '@gooseherd/queue';
+import { withRedisDeadline } from '@gooseherd/store';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { withDeadline } from '../infrastructure/deadline.js';
 import { SEGMENT_PRODUCER } from '../tokens.js';
 
 /** How long a scrape may reuse the queue depth read from Redis. */
@@ -50,7 +50,7 @@ export class Metrics {
       if (!waiting || Date.now() - waiting.at >= QUEUE_GAUGE_TTL_MS) {
         waiting = {
           at: Date.now(),
-          read: withDeadline(producer.waitingCount(), 500, 'queue waiting count').catch(() => undefined),
+          read: withRedisDeadline(producer.waitingCount(), 500, 'queue waiting count').catch(() => undefined),
         };
       }
       return waiting.read;
