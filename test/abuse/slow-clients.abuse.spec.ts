@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import WebSocket from 'ws';
-import { sleep } from '../e2e/harness/deadline';
-import { useCluster } from '../e2e/harness/gooseherd-cluster';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import { exactLengthTask, sleep, useCluster } from '@gooseherd/test-kit';
 import { Bystander } from './support/bystander';
 
 // Clients that subscribe and never read, on a long finished task: the API keeps what it has not sent within a

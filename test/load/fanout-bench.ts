@@ -9,9 +9,7 @@
  */
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
-import { sleep, waitFor } from '../e2e/harness/deadline';
-import { GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import { exactLengthTask, GooseherdCluster, sleep, waitFor } from '@gooseherd/test-kit';
 
 const { values: args } = parseArgs({
   options: {
