@@ -18,6 +18,7 @@ const ELEMENTS = [
   { type: 'test-kit', pattern: 'libs/test-kit' },
   { type: 'engine', pattern: 'engine' },
   { type: 'tests', pattern: 'test' },
+  { type: 'training', pattern: 'training' },
 ];
 const APPS = ['api', 'worker', 'cli'];
 const LIBS = ['contracts', 'store', 'queue', 'agent-runtime'];
@@ -68,7 +69,13 @@ export default tseslint.config(
           pattern: ['**/*.spec.ts', '**/*.test.ts', '**/*.probe.ts', 'apps/api/src/e2e/**', 'test/**'],
         },
       ],
-      'boundaries/include': ['apps/**/*.ts', 'libs/**/*.ts', 'engine/**/*.ts', 'test/**/*.ts'],
+      'boundaries/include': [
+        'apps/**/*.ts',
+        'libs/**/*.ts',
+        'engine/**/*.ts',
+        'test/**/*.ts',
+        'training/**/*.ts',
+      ],
       // Resolves `./x.js` to `./x.ts` and `@gooseherd/*` through the workspace links to the package itself.
       'import/resolver': {
         typescript: {
@@ -79,6 +86,7 @@ export default tseslint.config(
             'apps/*/tsconfig.json',
             'libs/*/tsconfig.json',
             'test/tsconfig.json',
+            'training/tsconfig.json',
           ],
         },
       },
@@ -97,6 +105,8 @@ export default tseslint.config(
             { from: element('store', 'queue', 'test-kit'), allow: { to: element('contracts') } },
             { from: element('agent-runtime'), allow: { to: element('contracts', 'engine') } },
             { from: element('tests'), allow: { to: element(...LIBS, 'engine', 'test-kit') } },
+            // The training workspace writes data with the platform's dialect and checks parity through the engine.
+            { from: element('training'), allow: { to: element('agent-runtime', 'engine') } },
             // Test files anywhere may use the test kit; nothing that ships may.
             { from: { file: { categories: 'test' } }, allow: { to: element('test-kit') } },
             // Third-party and Node modules are allowed, except these:
