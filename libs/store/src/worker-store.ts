@@ -1,8 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { AgentSegmentJob, FinishReason, Sampling, TaskStatus } from '@gooseherd/contracts';
 import { Keys } from './keys.js';
-import { withScripts, type ScriptedRedis } from './lua/register.js';
+import { withScripts, type RedisClient, type ScriptedRedis } from './lua/scripts.js';
 import { parseJsonField } from './records.js';
+import { clock, MAX_MAILBOX_RETRIES, operationId } from './operation.js';
+import { SchedulingLedger } from './scheduling-ledger.js';
+import { TenantStorage } from './tenant-storage.js';
 
 /** A worker's hold on an agent for one segment. Every write names it; a newer holder fences it out. */
 export interface Lease {
@@ -76,17 +78,20 @@ export interface TaskEnd {
 export class WorkerStore {
   readonly keys: Keys;
   private readonly redis: ScriptedRedis;
+  private readonly ledger: SchedulingLedger;
+  private readonly storage: TenantStorage;
+  /** On a Cluster the queue's lock lives in another slot: it is checked just before the script, not inside. */
+  private readonly lockInScript: boolean;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly options: { prefix: string; taskTtlSeconds: number },
   ) {
     this.redis = withScripts(redis);
     this.keys = new Keys(options.prefix);
-  }
-
-  private head(): [string, string] {
-    return [this.options.prefix, new Date().toISOString()];
+    this.ledger = new SchedulingLedger(this.redis, this.keys);
+    this.storage = new TenantStorage(this.redis, this.keys, options.taskTtlSeconds);
+    this.lockInScript = !redis.isCluster;
   }
 
   /** `lock`: the queue job's lock key and this run's token; the segment is stale unless it still holds it. */
@@ -95,23 +100,50 @@ export class WorkerStore {
     worker: string,
     lock?: { key: string; token: string },
   ): Promise<SegmentStart> {
-    const r = (await this.redis.ghBeginSegment(
-      ...this.head(),
-      job.agentId,
-      job.seq,
-      worker,
-      lock?.key ?? '',
-      lock?.token ?? '',
-    )) as string[];
-    if (r[0] === 'stale') return { kind: 'stale' };
-    if (r[0] === 'idle') return { kind: 'idle' };
-    const [, epoch, taskId, mode] = r;
     const k = this.keys;
+    const agentId = job.agentId;
+    let r: string[] | undefined;
+    for (let attempt = 0; attempt < MAX_MAILBOX_RETRIES && !r; attempt++) {
+      if (lock && !this.lockInScript && (await this.redis.get(lock.key)) !== lock.token)
+        return { kind: 'stale' };
+      const head = (await this.redis.lindex(k.mailbox(agentId), 0)) ?? '';
+      const keys = [
+        k.agent(agentId),
+        k.mailbox(agentId),
+        head ? k.task(head) : k.agent(agentId),
+        head ? k.taskEvents(head) : k.agent(agentId),
+        k.agentEvents(agentId),
+      ];
+      if (lock && this.lockInScript) keys.push(lock.key);
+      const [now, nowMs] = clock();
+      const reply = (await this.redis.ghBeginSegment(
+        keys.length,
+        ...keys,
+        agentId,
+        job.seq,
+        worker,
+        head,
+        now,
+        nowMs,
+        head ? k.taskChannel(head) : '',
+        k.agentChannel(agentId),
+        operationId(),
+        lock?.token ?? '',
+      )) as string[];
+      if (reply[0] !== 'retry') r = reply;
+    }
+    if (!r) throw new Error(`the mailbox of ${agentId} kept changing while its segment began`);
+    if (r[0] === 'stale') return { kind: 'stale' };
+    if (r[0] === 'idle') {
+      await this.ledger.idle(agentId, job.tenantId).catch(() => undefined);
+      return { kind: 'idle' };
+    }
+    const [, epoch, taskId, mode] = r;
     const [[, a], [, t], [, state], [, ids], [, output]] = (await this.redis
       .multi()
-      .hgetall(k.agent(job.agentId))
+      .hgetall(k.agent(agentId))
       .hgetall(k.task(taskId))
-      .getBuffer(k.agentState(job.agentId))
+      .getBuffer(k.agentState(agentId))
       .getBuffer(k.taskTokenIds(taskId))
       .get(k.taskOutput(taskId))
       .exec()) as [
@@ -125,7 +157,7 @@ export class WorkerStore {
     if (ids) for (let i = 0; i + 4 <= ids.length; i += 4) outputIds.push(ids.readUInt32LE(i));
     return {
       kind: 'run',
-      lease: { agentId: job.agentId, tenantId: job.tenantId, epoch, taskId },
+      lease: { agentId, tenantId: job.tenantId, epoch: String(epoch), taskId },
       mode: mode as 'fresh' | 'continue' | 'resume',
       agent: {
         model: a.model,
@@ -151,27 +183,40 @@ export class WorkerStore {
     };
   }
 
-  /** Appends generated tokens (ids, text deltas, one token event each) to the task, fenced. */
+  /**
+   * Appends generated tokens to the task, fenced: their ids, their text, and their token events (one per token
+   * for clients; stored as one stream entry per call, see event-codec.ts).
+   */
   async appendTokens(
     lease: Lease,
     tokens: readonly { id: number; text: string }[],
     tokensOutAfter: number,
   ): Promise<WriteResult> {
     if (tokens.length === 0) return 'ok';
+    const k = this.keys;
     const packed = Buffer.alloc(tokens.length * 4);
     tokens.forEach((t, i) => packed.writeUInt32LE(t.id, i * 4));
-    const first = tokensOutAfter - tokens.length;
-    const events = tokens.map((t, i) => JSON.stringify({ text: t.text, tokensOut: first + i + 1 }));
-    const text = tokens.map((t) => t.text).join('');
+    const texts = JSON.stringify(tokens.map((t) => t.text)).slice(1, -1);
+    const [now, nowMs] = clock();
     return (await this.redis.ghAppendTokens(
-      ...this.head(),
+      k.agent(lease.agentId),
+      k.task(lease.taskId),
+      k.taskEvents(lease.taskId),
+      k.agentEvents(lease.agentId),
+      k.taskTokenIds(lease.taskId),
+      k.taskOutput(lease.taskId),
       lease.agentId,
       lease.epoch,
       lease.taskId,
       packed,
       tokensOutAfter,
-      text,
-      ...events,
+      tokens.map((t) => t.text).join(''),
+      texts,
+      tokens.length,
+      now,
+      nowMs,
+      k.taskChannel(lease.taskId),
+      k.agentChannel(lease.agentId),
     )) as WriteResult;
   }
 
@@ -184,8 +229,14 @@ export class WorkerStore {
     write: CheckpointWrite,
     yieldSegment = false,
   ): Promise<{ result: WriteResult; stateVersion?: number; next?: AgentSegmentJob }> {
+    const k = this.keys;
+    const [now, nowMs] = clock();
     const r = (await this.redis.ghCommitCheckpoint(
-      ...this.head(),
+      k.agent(lease.agentId),
+      k.agentState(lease.agentId),
+      k.task(lease.taskId),
+      k.taskEvents(lease.taskId),
+      k.agentEvents(lease.agentId),
       lease.agentId,
       lease.epoch,
       lease.taskId,
@@ -195,10 +246,15 @@ export class WorkerStore {
       write.tokensIn ?? '',
       write.tokensOut,
       yieldSegment ? 'yield' : 'checkpoint',
-    )) as [string, number, number, number, number];
+      now,
+      nowMs,
+      k.taskChannel(lease.taskId),
+      k.agentChannel(lease.agentId),
+      operationId(),
+    )) as [string, number, number, number];
     if (r[0] === 'fenced') return { result: 'fenced' };
-    const [, stateVersion, nextSeq, priority, cancel] = r;
-    const next = nextSeq > 0 ? this.job(lease, nextSeq, priority) : undefined;
+    const [, stateVersion, nextSeq, cancel] = r;
+    const next = nextSeq > 0 ? await this.nextJob(lease, nextSeq) : undefined;
     return { result: cancel === 1 ? 'cancel' : 'ok', stateVersion, next };
   }
 
@@ -207,6 +263,7 @@ export class WorkerStore {
     lease: Lease,
     end: TaskEnd,
   ): Promise<{ result: 'ok' | 'fenced'; stateVersion?: number; next?: AgentSegmentJob }> {
+    const k = this.keys;
     const finalData =
       end.status === 'succeeded'
         ? { finishReason: end.finishReason, tokensIn: end.tokensIn, tokensOut: end.tokensOut }
@@ -215,8 +272,13 @@ export class WorkerStore {
           : { tokensOut: end.tokensOut };
     const flush = end.flushText ?? '';
     const ckpt = end.checkpoint;
+    const [now, nowMs] = clock();
     const r = (await this.redis.ghFinishTask(
-      ...this.head(),
+      k.agent(lease.agentId),
+      k.agentState(lease.agentId),
+      k.mailbox(lease.agentId),
+      ...k.taskKeys(lease.taskId),
+      k.agentEvents(lease.agentId),
       lease.agentId,
       lease.epoch,
       lease.taskId,
@@ -229,48 +291,53 @@ export class WorkerStore {
       end.error ?? '',
       JSON.stringify(finalData),
       flush,
-      flush ? JSON.stringify({ text: flush, tokensOut: end.tokensOut }) : '',
+      end.tokensOut,
       this.options.taskTtlSeconds,
+      now,
+      nowMs,
+      k.taskChannel(lease.taskId),
+      k.agentChannel(lease.agentId),
+      operationId(),
+      JSON.stringify(flush),
     )) as [string, number, number, number];
     if (r[0] === 'fenced') return { result: 'fenced' };
-    const [, stateVersion, nextSeq, priority] = r;
-    return { result: 'ok', stateVersion, next: nextSeq > 0 ? this.job(lease, nextSeq, priority) : undefined };
+    const [, stateVersion, nextSeq, idle] = r;
+    // Cross-slot bookkeeping after the fact, best effort: the reconciler repairs what a failure here leaves.
+    if (idle === 1) await this.ledger.idle(lease.agentId, lease.tenantId).catch(() => undefined);
+    const output = await this.redis.strlen(k.taskOutput(lease.taskId)).catch(() => 0);
+    await this.storage.add(lease.tenantId, output + 4 * end.tokensOut).catch(() => undefined);
+    return { result: 'ok', stateVersion, next: nextSeq > 0 ? await this.nextJob(lease, nextSeq) : undefined };
   }
 
   /**
    * Agents that have work scheduled, with the segment job that should exist for each. The reconciler
-   * re-enqueues any whose job is missing (a process died between the store's change and the enqueue).
+   * re-enqueues any whose job is missing (a process died between the store's change and the enqueue), and
+   * listings of idle or deleted agents are dropped here once they are old enough.
    */
   async *scheduledSegments(): AsyncGenerator<AgentSegmentJob> {
-    let cursor = '0';
-    do {
-      const [next, ids] = await this.redis.sscan(this.keys.activeAgents(), cursor, 'COUNT', 200);
-      cursor = next;
-      for (const agentId of ids) {
-        const [tenantId, active, seq] = await this.redis.hmget(
-          this.keys.agent(agentId),
-          'tenant',
-          'active',
-          'segSeq',
-        );
-        if (!tenantId || active !== '1') {
-          // Re-checked inside Redis: a task submitted since the read above may have re-activated the agent.
-          await this.redis.eval(
-            "if redis.call('HGET', KEYS[1], 'active') ~= '1' then redis.call('SREM', KEYS[2], ARGV[1]) end",
-            2,
-            this.keys.agent(agentId),
-            this.keys.activeAgents(),
-            agentId,
-          );
-          continue;
-        }
-        const depth = Number((await this.redis.hget(this.keys.tenantDepth(), tenantId)) ?? 1);
-        yield { agentId, tenantId, seq: Number(seq), priority: Math.max(1, depth) };
+    for await (const listing of this.ledger.listings()) {
+      const readAtMs = Date.now();
+      const [tenantId, active, seq] = await this.redis.hmget(
+        this.keys.agent(listing.agentId),
+        'tenant',
+        'active',
+        'segSeq',
+      );
+      if (tenantId !== listing.tenantId || active !== '1') {
+        await this.ledger.drop(listing.agentId, listing.tenantId, listing.listedAtMs, readAtMs);
+        continue;
       }
-    } while (cursor !== '0');
+      const busy = await this.ledger.busy(tenantId);
+      yield { agentId: listing.agentId, tenantId, seq: Number(seq), priority: Math.max(1, busy) };
+    }
   }
 
-  private job(lease: Lease, seq: number, priority: number): AgentSegmentJob {
-    return { agentId: lease.agentId, tenantId: lease.tenantId, seq, priority: Math.max(1, priority) };
+  /** The job that continues the agent; its priority is the tenant's busy agents (listing it refreshes it). */
+  private async nextJob(lease: Lease, seq: number): Promise<AgentSegmentJob> {
+    const busy = await this.ledger
+      .list(lease.agentId, lease.tenantId)
+      .then((l) => l.busy)
+      .catch(() => 1);
+    return { agentId: lease.agentId, tenantId: lease.tenantId, seq, priority: Math.max(1, busy) };
   }
 }

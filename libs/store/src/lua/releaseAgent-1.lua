@@ -1,0 +1,19 @@
+--[[
+  Removes an agent from the tenant's list. Tenant slot. After deleteAgent, or for a reservation whose agent
+  never appeared (then only if it is still the reservation that was seen, and old enough that its createAgent
+  can no longer run: createAgent refuses reservations older than ARGV[3] / 2).
+
+  KEYS[1] tenant agents (ZSET)
+  ARGV[1] agent id
+  ARGV[2] the reservation time seen ('' = remove whatever is there)
+  ARGV[3] minimum age of the reservation, ms (with ARGV[2])
+
+  Returns 1 removed | 0 not there, or not the one seen, or too young.
+]]
+--- @include "replay"
+if ARGV[2] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if not score or tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
+  if time_ms() - tonumber(score) < tonumber(ARGV[3]) then return 0 end
+end
+return redis.call('ZREM', KEYS[1], ARGV[1])
