@@ -11,12 +11,13 @@
   ARGV[4] grace, ms
   ARGV[5] the reading of the agent is stale after this time, epoch ms
 
-  Returns 1 dropped | 0 kept.
+  Returns 1 dropped, or not there (so a resend answers as its first run did) | 0 kept.
 ]]
 --- @include "replay"
 local member = ARGV[1] .. '/' .. ARGV[2]
 local score = redis.call('ZSCORE', KEYS[1], member)
-if not score or tonumber(score) ~= tonumber(ARGV[3]) then return 0 end
+if not score then return 1 end
+if tonumber(score) ~= tonumber(ARGV[3]) then return 0 end
 local now = time_ms()
 if now - tonumber(score) < tonumber(ARGV[4]) or now > tonumber(ARGV[5]) then return 0 end
 redis.call('ZREM', KEYS[1], member)

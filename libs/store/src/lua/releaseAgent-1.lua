@@ -8,12 +8,14 @@
   ARGV[2] the reservation time seen ('' = remove whatever is there)
   ARGV[3] minimum age of the reservation, ms (with ARGV[2])
 
-  Returns 1 removed | 0 not there, or not the one seen, or too young.
+  Returns 1 removed, or not there (so a resend answers as its first run did) | 0 not the one seen, or too young.
 ]]
 --- @include "replay"
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 1 end
 if ARGV[2] ~= '' then
-  local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-  if not score or tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
+  if tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
   if time_ms() - tonumber(score) < tonumber(ARGV[3]) then return 0 end
 end
-return redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
