@@ -18,10 +18,10 @@ export class ReplyDroppingProxy {
   ) {}
 
   static async start(upstream: { host: string; port: number }): Promise<ReplyDroppingProxy> {
-    let proxy: ReplyDroppingProxy | undefined;
-    const server = net.createServer((client) => proxy!.connect(client, upstream));
+    const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new ReplyDroppingProxy(server, (server.address() as net.AddressInfo).port);
+    const proxy = new ReplyDroppingProxy(server, (server.address() as net.AddressInfo).port);
+    server.on('connection', (client: net.Socket) => proxy.connect(client, upstream));
     return proxy;
   }
 
