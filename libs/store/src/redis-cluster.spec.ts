@@ -100,7 +100,7 @@ describe('the store on a Redis Cluster', () => {
     const end = await worker.finishTask(cont.lease, {
       status: 'succeeded',
       finishReason: 'length',
-      checkpoint: { state: state(3), meta: {}, tokensSeen: 10 },
+      checkpoint: { state: state(3), meta: {}, tokensSeen: 10, tokensOut: 3 },
       tokensIn: 7,
       tokensOut: 3,
       flushText: '?',

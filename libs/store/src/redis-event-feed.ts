@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { TaskEvent } from '@gooseherd/contracts';
 import type { EventFeed } from './event-feed.js';
 import { Keys } from './keys.js';
@@ -37,7 +36,7 @@ export class RedisEventFeed implements EventFeed {
   private readonly poll: NodeJS.Timeout;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly reader: RedisClient,
     options: { prefix: string; pollMs?: number },
   ) {

@@ -65,7 +65,12 @@ export class InfrastructureModule {
           provide: API_STORE,
           inject: [RedisConnections],
           useFactory: (c: RedisConnections) =>
-            new RedisStore(c.store, { prefix, taskTtlSeconds: env.GOOSEHERD_TASK_TTL_S }),
+            new RedisStore(c.store, {
+              prefix,
+              taskTtlSeconds: env.GOOSEHERD_TASK_TTL_S,
+              maxQueuedTasks: env.GOOSEHERD_MAX_QUEUED_TASKS,
+              maxTenantBytes: env.GOOSEHERD_MAX_TENANT_BYTES,
+            }),
         },
         {
           provide: EVENT_FEED,
