@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -7,10 +7,14 @@ import type { Cluster, Redis } from 'ioredis';
  * (`name.lua`: the caller passes the key count), each opening with a header that lists its KEYS, ARGV and
  * returns. `--- @include "x"` pulls in `includes/x.lua` once, at load time.
  *
- * The files are read from the package's `src/lua`, found from this module whether it runs from `src/lua`
- * (Jest) or from `dist/lua` (node), so they need no copying into `dist/`; the Docker image copies the folder.
+ * The files are read beside this module: `src/lua` under Jest, `dist/lua` under node, where `npm run build` copies
+ * them (`scripts/copy-lua.js`; the Docker image's build runs it). A `dist` compiled by `tsc -b` alone (as
+ * `npm test` does) falls back to the package's `src/lua`.
  */
-export const LUA_DIR = path.resolve(__dirname, '..', '..', 'src', 'lua');
+export const LUA_DIR =
+  [__dirname, path.resolve(__dirname, '..', '..', 'src', 'lua')].find((dir) =>
+    existsSync(path.join(dir, 'submitTask-6.lua')),
+  ) ?? __dirname;
 
 const INCLUDE = /^--- @include "([\w-]+)"\s*$/gm;
 
