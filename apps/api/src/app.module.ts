@@ -2,7 +2,6 @@ import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } 
 import { APP_FILTER } from '@nestjs/core';
 import type { Env } from '@gooseherd/contracts';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.js';
-import { ApiKeyBootstrap } from './auth/api-key-bootstrap.js';
 import { AgentsController } from './controllers/agents.controller.js';
 import { HealthController } from './controllers/health.controller.js';
 import { TaskEventsController } from './controllers/task-events.controller.js';
@@ -29,7 +28,6 @@ export class AppModule implements NestModule {
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
         ApiKeyAuthenticator,
-        ApiKeyBootstrap,
         Metrics,
         SseStreams,
         EventSocketServer,

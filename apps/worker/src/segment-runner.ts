@@ -1,5 +1,7 @@
 import type { AgentSegmentJob } from '@gooseherd/contracts';
 import {
+  nonFiniteError as nonFinite,
+  NonFiniteModelOutputError,
   TaskGenerator,
   TURN_SEPARATOR,
   systemTurn,
@@ -9,7 +11,13 @@ import {
   type LoadedModel,
 } from '@gooseherd/agent-runtime';
 import type { SegmentLock, SegmentProducer } from '@gooseherd/queue';
-import type { Lease, SegmentStart, WorkerStore, WriteResult } from '@gooseherd/store';
+import {
+  isTransientRedisFailure,
+  type Lease,
+  type SegmentStart,
+  type WorkerStore,
+  type WriteResult,
+} from '@gooseherd/store';
 import type { Logger } from 'pino';
 import {
   EMPTY_CHECKPOINT,
@@ -30,14 +38,26 @@ export interface SegmentRunnerSettings {
   segmentTokens: number;
   /** Longest a generated token waits before it is published. */
   flushMs: number;
-  /** Prompt tokens fed per engine call between checks for cancel and drain. */
+  /** Prompt tokens fed per engine call between checks for cancel, delete, the lease and drain. */
   prefillSlice: number;
+  /**
+   * Faults in a row (a segment throwing for a reason other than Redis, a drain or a lost lease) without the
+   * task making progress, after which the task fails instead of being retried. Default 3.
+   */
+  maxFaults?: number;
 }
+
+/** Longest fault message copied into a task's `error`. */
+const FAULT_MESSAGE_CHARS = 500;
 
 type Running = Extract<SegmentStart, { kind: 'run' }>;
 
 /** Why the decode loop stopped. */
-type LoopEnd = { kind: 'finish'; reason: ClosingReason } | { kind: 'yield' } | { kind: 'fenced' };
+type LoopEnd =
+  | { kind: 'finish'; reason: ClosingReason }
+  | { kind: 'yield' }
+  | { kind: 'fenced' }
+  | { kind: 'fault'; error: NonFiniteModelOutputError };
 
 /**
  * Runs one segment of one agent: takes the segment's lease, restores the agent's state, feeds whatever the
@@ -64,9 +84,34 @@ export class SegmentRunner {
     this.registry.add(taskId);
     try {
       await this.runTask(start);
+    } catch (err) {
+      await this.onFault(start, err);
     } finally {
       this.registry.remove(taskId);
     }
+  }
+
+  /**
+   * A segment threw. Redis away or not serving now (loading, full, busy), or a drain under way: rethrow, and the queue retries the segment with
+   * backoff for as long as it takes. Anything else is a fault of this task (a bug, a poison input): it is
+   * retried from the last checkpoint, but after `maxFaults` faults in a row without progress the task fails
+   * with the fault's message, so the agent's next task runs.
+   */
+  private async onFault(start: Running, err: unknown): Promise<void> {
+    if (this.registry.draining || isTransientRedisFailure(err)) throw err;
+    const { lease, task } = start;
+    const faults = await this.store.recordSegmentFault(lease);
+    if (faults === 'fenced') return;
+    const message = (err instanceof Error ? err.message : String(err)).slice(0, FAULT_MESSAGE_CHARS);
+    const limit = this.settings.maxFaults ?? 3;
+    this.log.error({ err, agentId: lease.agentId, taskId: lease.taskId, faults, limit }, 'segment failed');
+    if (faults < limit) throw err;
+    await this.fail(
+      lease,
+      task.tokensIn,
+      `the task failed ${faults} times in a row without progress: ${message}`,
+      task.tokensOut,
+    );
   }
 
   private async runTask(start: Running): Promise<void> {
@@ -153,6 +198,8 @@ export class SegmentRunner {
       state = (await this.decoder.prefill(state, slice)).state;
       tokensSeen += slice.length;
       at += slice.length;
+      const bad = nonFinite(state, 'state', tokensSeen - seenBefore);
+      if (bad) return this.fail(lease, tokensIn, bad.message, generator.tokensOut);
     }
     if (pending === undefined) {
       return this.fail(lease, tokensIn, 'nothing to feed the model (empty prompt)');
@@ -197,6 +244,11 @@ export class SegmentRunner {
         break;
       }
       const out = await this.decoder.step(state, pending);
+      const bad = nonFinite(out.logits, 'logits', tokensSeen + 1 - seenBefore);
+      if (bad) {
+        end = { kind: 'fault', error: bad };
+        break;
+      }
       state = out.state;
       tokensSeen++;
       const next = generator.accept(out.logits);
@@ -209,6 +261,11 @@ export class SegmentRunner {
       }
       if (++sinceCheckpoint >= this.settings.checkpointTokens) {
         sinceCheckpoint = 0;
+        const badState = nonFinite(state, 'state', tokensSeen - seenBefore);
+        if (badState) {
+          end = { kind: 'fault', error: badState };
+          break;
+        }
         sink.flush(); // same connection: the tokens reach Redis before the checkpoint that covers them
         const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
         const write = this.store.commitCheckpoint(lease, {
@@ -232,6 +289,10 @@ export class SegmentRunner {
     const signal = await sink.settle();
     await commit;
     if (signal === 'fenced' || commitState.signal === 'fenced') return;
+    if (end.kind === 'fault') return this.fail(lease, tokensIn, end.error.message, generator.tokensOut);
+    // Every state committed below has been checked: a non-finite one fails the task and is never stored.
+    const badState = nonFinite(state, 'state', tokensSeen - seenBefore);
+    if (badState) return this.fail(lease, tokensIn, badState.message, generator.tokensOut);
     if (end.kind === 'yield') {
       const meta2: AgentCheckpointMeta = { v: 1, pending: [pending], systemFed: true, task: taskMeta() };
       return this.yieldSegment(lease, state, tokensSeen, meta2, generator.tokensOut, tokensIn);
@@ -248,6 +309,8 @@ export class SegmentRunner {
       for (const token of closing) state = (await this.decoder.step(state, token)).state;
     }
     tokensSeen += closing.length;
+    const badClosing = nonFinite(state, 'state', tokensSeen - seenBefore);
+    if (badClosing) return this.fail(lease, tokensIn, badClosing.message, generator.tokensOut);
     // tokensIn: what the task added to the context besides its output (prompt turn and separators), so
     // that tokensSeen grows by exactly tokensIn + tokensOut.
     tokensIn = tokensSeen - seenBefore - generator.tokensOut;

@@ -4,3 +4,4 @@ export * from './text-tokenizer.js';
 export * from './model-loader.js';
 export * from './batched-decoder.js';
 export * from './task-generation.js';
+export * from './numeric-health.js';

@@ -14,4 +14,6 @@ export {
 } from './redis-store.js';
 export { RedisEventFeed } from './redis-event-feed.js';
 export { readStream } from './stream-read.js';
+export * from './redis-failure.js';
+export * from './eviction-policy.js';
 export * from './worker-store.js';

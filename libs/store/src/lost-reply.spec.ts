@@ -165,6 +165,12 @@ describe('a script whose reply was lost runs again with the same outcome and no 
     expect(await direct.zcard(api.keys.tenantAgents('frank'))).toBe(0);
   });
 
+  it('recordSegmentFault', async () => {
+    const { lease } = await running();
+    expect(await losingReplyTo('recordSegmentFault', () => workerP.recordSegmentFault(lease))).toBe(1);
+    expect(await worker.recordSegmentFault(lease)).toBe(2);
+  });
+
   it('token events read back through the proxy unchanged', async () => {
     const { lease, taskId } = await running();
     await worker.appendTokens(lease, [{ id: 1, text: 'x' }], 1);

@@ -139,9 +139,12 @@ describe('the store on a Redis Cluster', () => {
       tokensSeen: 3,
       tokensOut: 0,
     });
+    expect(await worker.recordSegmentFault(start.lease)).toBe(1);
+    expect(await worker.segmentSignal(start.lease)).toBe('ok');
     expect(await api.cancelTask('bob', queued.task.id)).toBe('cancelled');
     expect(await api.cancelTask('bob', running.task.id)).toBe('requested');
     expect(await api.cancelTask('alice', running.task.id)).toBeUndefined();
+    expect(await worker.segmentSignal(start.lease)).toBe('cancel');
 
     const fork = (await api.forkAgent('bob', agent.id, 100))!;
     expect(fork).toMatchObject({ stateVersion: 1, tokensSeen: 3, forkedFrom: agent.id });

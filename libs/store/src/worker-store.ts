@@ -310,6 +310,39 @@ export class WorkerStore {
   }
 
   /**
+   * Records that the lease's segment failed for a reason other than Redis (a fault), and returns how many
+   * faults the task has had in a row without progress (its durable `tokensOut` unchanged since the first of
+   * them); 'fenced' when the lease is no longer the agent's. The worker fails the task after a few.
+   */
+  async recordSegmentFault(lease: Lease): Promise<number | 'fenced'> {
+    const r = (await this.redis.ghRecordSegmentFault(
+      this.keys.agent(lease.agentId),
+      this.keys.task(lease.taskId),
+      lease.epoch,
+      operationId(),
+    )) as number;
+    return r < 0 ? 'fenced' : r;
+  }
+
+  /**
+   * Whether the lease's segment should go on: 'cancel' (its task was cancelled, or its agent deleted),
+   * 'fenced' (another worker holds the agent now), or 'ok'. Read between prefill chunks, where no write
+   * would tell the worker.
+   */
+  async segmentSignal(lease: Lease): Promise<WriteResult> {
+    const [[, epoch], [, task]] = (await this.redis
+      .multi()
+      .hget(this.keys.agent(lease.agentId), 'epoch')
+      .hmget(this.keys.task(lease.taskId), 'status', 'cancel')
+      .exec()) as [[unknown, string | null], [unknown, (string | null)[]]];
+    if (epoch === null) return 'cancel'; // the agent was deleted (its tasks were cancelled with it)
+    if (epoch !== lease.epoch) return 'fenced';
+    const [status, cancel] = task;
+    if (status === 'cancelled' || cancel === '1') return 'cancel';
+    return status === 'running' ? 'ok' : 'fenced';
+  }
+
+  /**
    * Agents that have work scheduled, with the segment job that should exist for each. The reconciler
    * re-enqueues any whose job is missing (a process died between the store's change and the enqueue), and
    * listings of idle or deleted agents are dropped here once they are old enough.

@@ -173,29 +173,41 @@ export class GooseherdCluster {
     await this.waitForReady(60_000);
   }
 
-  private spawnApi(name: string): void {
-    this.api = ManagedProcess.spawn(name, process.execPath, [API_MAIN], {
+  private spawnApi(name: string, env: Record<string, string> = {}): void {
+    this.api = this.spawnApiProcess(name, this.apiPort, env);
+  }
+
+  /**
+   * Starts an API process on `port` with the cluster's environment plus `env`, without waiting for it (a second
+   * instance beside `api`, or one expected to refuse its configuration). The cluster stops it at the end.
+   */
+  spawnApiProcess(name: string, port: number, env: Record<string, string> = {}): ManagedProcess {
+    const api = ManagedProcess.spawn(name, process.execPath, [API_MAIN], {
       cwd: REPO_ROOT,
-      env: { ...this.baseEnv(), PORT: String(this.apiPort), HOST: '127.0.0.1' },
+      env: { ...this.baseEnv(), PORT: String(port), HOST: '127.0.0.1', ...env },
       logPath: path.join(this.workDir, `${name}.log`),
     });
+    this.extraApis.push(api);
+    return api;
   }
+
+  private readonly extraApis: ManagedProcess[] = [];
 
   /**
    * Stops the API (SIGTERM: it closes WebSocket clients with 1001 and ends SSE streams; SIGKILL after
    * `graceMs`) and starts a new API process on the same port, then waits until it answers 200 on /readyz.
    * Returns the old process's exit status, the milliseconds from the signal to its exit, and from the signal
-   * to the new API being ready.
+   * to the new API being ready. `env` is added to the new process's environment (e.g. other API keys).
    */
   async restartApi(
-    options: { graceMs?: number; readyTimeoutMs?: number } = {},
+    options: { graceMs?: number; readyTimeoutMs?: number; env?: Record<string, string> } = {},
   ): Promise<{ exit: ExitStatus; exitMs: number; downMs: number }> {
     const old = this.api;
     const signalledAt = Date.now();
     const exit = await old.stop(options.graceMs ?? 10_000);
     const exitMs = (old.exitedAt ?? Date.now()) - signalledAt;
     this.retiredApis.push(old);
-    this.spawnApi(`api-${this.retiredApis.length + 1}`);
+    this.spawnApi(`api-${this.retiredApis.length + 1}`, options.env);
     await this.waitForReady(options.readyTimeoutMs ?? 60_000);
     return { exit, exitMs, downMs: Date.now() - signalledAt };
   }
@@ -322,7 +334,8 @@ export class GooseherdCluster {
   async stop(options: { keepLogs?: boolean } = {}): Promise<void> {
     await Promise.all(this.sockets.map((s) => s.close().catch(() => undefined)));
     const graceMs = this.settings.drainMs + 2_000;
-    await Promise.all([...this.workers, this.api].filter(Boolean).map((p) => p.stop(graceMs)));
+    const apis = new Set([this.api, ...this.extraApis]);
+    await Promise.all([...this.workers, ...apis].filter(Boolean).map((p) => p.stop(graceMs)));
     await this.redis.stop();
     if (!options.keepLogs) fs.rmSync(this.workDir, { recursive: true, force: true });
   }

@@ -9,6 +9,8 @@ export interface PrivateRedisOptions {
   dir: string;
   /** Persist writes to an append-only file in `dir`, so a restart on the same port keeps the data. */
   appendOnly?: boolean;
+  /** More redis-server arguments (`['--maxmemory-policy', 'allkeys-lru']`). */
+  args?: string[];
 }
 
 /** Whether something on 127.0.0.1:port answers a RESP PING (within `timeoutMs`). */
@@ -62,7 +64,7 @@ export class PrivateRedis {
       '--dir',
       this.options.dir,
     ];
-    args.push('--appendonly', this.options.appendOnly ? 'yes' : 'no');
+    args.push('--appendonly', this.options.appendOnly ? 'yes' : 'no', ...(this.options.args ?? []));
     this.process = ManagedProcess.spawn(`redis-server:${this.port}#${this.starts}`, 'redis-server', args, {
       env: process.env,
       logPath: path.join(this.options.dir, 'redis.log'),

@@ -1,31 +1,19 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import { ApiKeyAuthenticator, bearerToken } from '../auth/api-key-authenticator.js';
-import { isRedisUnavailableError } from '../infrastructure/redis-errors.js';
-import type { Logger } from '../observability/logger.js';
-import { LOGGER } from '../tokens.js';
 import type { ApiRequest, ApiResponse, Next } from './api-request.js';
 import { Problems, sendProblem } from './problem.js';
 
 /** Every /v1 request carries `Authorization: Bearer <key>`; sets `req.principal` or answers 401. */
 @Injectable()
 export class ApiKeyMiddleware implements NestMiddleware {
-  constructor(
-    @Inject(ApiKeyAuthenticator) private readonly auth: ApiKeyAuthenticator,
-    @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  constructor(@Inject(ApiKeyAuthenticator) private readonly auth: ApiKeyAuthenticator) {}
 
-  async use(req: ApiRequest, res: ApiResponse, next: Next): Promise<void> {
+  use(req: ApiRequest, res: ApiResponse, next: Next): void {
     const token = bearerToken(req.headers.authorization);
     if (!token) return sendProblem(res, Problems.unauthorized());
-    try {
-      const principal = await this.auth.authenticate(token);
-      if (!principal) return sendProblem(res, Problems.unauthorized('unknown API key'));
-      req.principal = principal;
-    } catch (error) {
-      if (isRedisUnavailableError(error)) return sendProblem(res, Problems.unavailable());
-      this.logger.error({ err: error }, 'authentication failed');
-      return sendProblem(res, Problems.internal());
-    }
+    const principal = this.auth.authenticate(token);
+    if (!principal) return sendProblem(res, Problems.unauthorized('unknown API key'));
+    req.principal = principal;
     next();
   }
 }

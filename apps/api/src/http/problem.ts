@@ -1,5 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import type { ProblemDetails } from '@gooseherd/contracts';
+import { retryAfterSeconds, type RedisFailure } from '@gooseherd/store';
+
+/** 503 for a Redis failure that is Redis's state, not the request's (see `classifyRedisFailure`). */
+export function redisUnavailableProblem(failure: RedisFailure): ProblemException {
+  const detail =
+    failure.kind === 'retry-later'
+      ? `the state store cannot serve this now (${failure.reason}); retry later`
+      : undefined;
+  return Problems.unavailable(detail, retryAfterSeconds(failure));
+}
 
 export type FieldError = { field: string; message: string };
 
@@ -60,8 +70,10 @@ export const Problems = {
       problem(429, 'rate-limited', 'Too many requests', `rate limit exceeded; retry after ${retryAfterS} s`),
       { 'Retry-After': String(retryAfterS) },
     ),
-  unavailable: (detail = 'the state store is unreachable; retry shortly') =>
-    new ProblemException(problem(503, 'unavailable', 'Service unavailable', detail), { 'Retry-After': '1' }),
+  unavailable: (detail = 'the state store is unreachable; retry shortly', retryAfterS = 1) =>
+    new ProblemException(problem(503, 'unavailable', 'Service unavailable', detail), {
+      'Retry-After': String(retryAfterS),
+    }),
   internal: () =>
     new ProblemException(
       problem(500, 'internal', 'Internal server error', 'the error was logged on the server'),

@@ -126,15 +126,9 @@ export class EventSocketSession {
     }
   }
 
-  private async authenticate(token: string): Promise<void> {
+  private authenticate(token: string): void {
     clearTimeout(this.authTimer);
-    let principal: Principal | undefined;
-    try {
-      principal = await this.ctx.auth.authenticate(token);
-    } catch {
-      this.sendError('unavailable', 'the state store is unreachable; reconnect shortly');
-      return this.close(CLOSE_TRY_AGAIN, 'store unavailable');
-    }
+    const principal = this.ctx.auth.authenticate(token);
     if (!principal) return this.close(CLOSE_UNAUTHORIZED, 'invalid API key');
     this.principal = principal;
     this.send({ type: 'authenticated', tenant: principal.tenantId });

@@ -59,6 +59,7 @@ export const SCRIPT_NAMES = [
   'appendTokens',
   'commitCheckpoint',
   'finishTask',
+  'recordSegmentFault',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
