@@ -34,6 +34,8 @@ export const IDEMPOTENCY_TTL_S = 86_400;
 const TOMBSTONE_TTL_S = 3_600;
 /** A reservation older than this may be released by a listing; createAgent refuses one older than half. */
 const RESERVATION_GRACE_MS = 60_000;
+/** A tenant at its agent limit has its whole list checked for dangling reservations at most this often. */
+const LIMIT_REPAIR_INTERVAL_MS = 60_000;
 
 export function hashApiKey(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex');
@@ -51,6 +53,8 @@ export class RedisStore implements ApiStore {
   private readonly storage: TenantStorage;
   private readonly maxQueuedTasks: number;
   private readonly maxTenantBytes: number;
+  /** When each tenant's list was last checked for dangling reservations at its limit (this process). */
+  private readonly limitRepairs = new Map<string, number>();
 
   constructor(
     redis: RedisClient,
@@ -118,7 +122,11 @@ export class RedisStore implements ApiStore {
     let refresh = '';
     for (let attempt = 0; attempt < 3; attempt++) {
       let [reserved, at] = (await this.redis.ghReserveAgent(list, agentId, maxAgents, refresh)) as number[];
-      if (reserved === 0 && (await this.releaseDanglingAgents(tenantId)) > 0) {
+      if (
+        reserved === 0 &&
+        this.mayRepairAtLimit(tenantId) &&
+        (await this.releaseDanglingAgents(tenantId)) > 0
+      ) {
         [reserved, at] = (await this.redis.ghReserveAgent(list, agentId, maxAgents, refresh)) as number[];
       }
       if (reserved === 0) throw new AgentLimitError(maxAgents);
@@ -136,6 +144,14 @@ export class RedisStore implements ApiStore {
       refresh = 'refresh';
     }
     throw new Error('could not create the agent: its reservation kept ageing');
+  }
+
+  private mayRepairAtLimit(tenantId: string): boolean {
+    const now = Date.now();
+    if (now - (this.limitRepairs.get(tenantId) ?? 0) < LIMIT_REPAIR_INTERVAL_MS) return false;
+    if (this.limitRepairs.size > 10_000) this.limitRepairs.clear();
+    this.limitRepairs.set(tenantId, now);
+    return true;
   }
 
   /** Removes reservations whose agent never appeared or was deleted (a process died between the two steps). */

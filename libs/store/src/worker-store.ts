@@ -299,13 +299,12 @@ export class WorkerStore {
       k.agentChannel(lease.agentId),
       operationId(),
       JSON.stringify(flush),
-    )) as [string, number, number, number];
+    )) as [string, number, number, number, number];
     if (r[0] === 'fenced') return { result: 'fenced' };
-    const [, stateVersion, nextSeq, idle] = r;
+    const [, stateVersion, nextSeq, idle, outputBytes] = r;
     // Cross-slot bookkeeping after the fact, best effort: the reconciler repairs what a failure here leaves.
     if (idle === 1) await this.ledger.idle(lease.agentId, lease.tenantId).catch(() => undefined);
-    const output = await this.redis.strlen(k.taskOutput(lease.taskId)).catch(() => 0);
-    await this.storage.add(lease.tenantId, output + 4 * end.tokensOut).catch(() => undefined);
+    await this.storage.add(lease.tenantId, outputBytes + 4 * end.tokensOut).catch(() => undefined);
     return { result: 'ok', stateVersion, next: nextSeq > 0 ? await this.nextJob(lease, nextSeq) : undefined };
   }
 

@@ -31,8 +31,9 @@
   ARGV[19] operation id
   ARGV[20] the held-back text as a JSON string literal
 
-  Returns {'fenced'} | {'ok', stateVersion, nextSeq, idle}: nextSeq > 0 is the agent's next segment (more tasks
-  wait); idle is 1 when the agent was descheduled.
+  Returns {'fenced'} | {'ok', stateVersion, nextSeq, idle, outputBytes}: nextSeq > 0 is the agent's next segment
+  (more tasks wait); idle is 1 when the agent was descheduled; outputBytes, the task's output length (the
+  caller charges it to the tenant's storage).
 ]]
 --- @include "replay"
 --- @include "events"
@@ -58,6 +59,7 @@ local kind = status == 'succeeded' and 'completed' or status
 append_event(log, kind, ARGV[11])
 redis.call('LREM', KEYS[3], 1, ARGV[3])
 local nxt = schedule_next(KEYS[1], KEYS[3])
-remember(KEYS[4], 'finishOp', ARGV[19], {'ok', version, nxt, nxt == 0 and 1 or 0})
+local result = {'ok', version, nxt, nxt == 0 and 1 or 0, redis.call('STRLEN', KEYS[6])}
+remember(KEYS[4], 'finishOp', ARGV[19], result)
 expire_keys(ARGV[14], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-return {'ok', version, nxt, nxt == 0 and 1 or 0}
+return result
