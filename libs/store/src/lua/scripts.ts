@@ -7,12 +7,12 @@ import type { Cluster, Redis } from 'ioredis';
  * (`name.lua`: the caller passes the key count), each opening with a header that lists its KEYS, ARGV and
  * returns. `--- @include "x"` pulls in `includes/x.lua` once, at load time.
  *
- * The files are read beside this module: `src/lua` under Jest, `dist/lua` under node, where `npm run build` copies
- * them (`scripts/copy-lua.js`; the Docker image's build runs it). A `dist` compiled by `tsc -b` alone (as
- * `npm test` does) falls back to the package's `src/lua`.
+ * The files are read from the package's `src/lua` when it is there (a checkout: Jest, and `node apps/api/dist/main.js`
+ * see every edit at once), else from beside this module: the Docker image keeps only `dist/`, and
+ * `npm run build` copies the files to `dist/lua` (`scripts/copy-lua.js`).
  */
 export const LUA_DIR =
-  [__dirname, path.resolve(__dirname, '..', '..', 'src', 'lua')].find((dir) =>
+  [path.resolve(__dirname, '..', '..', 'src', 'lua'), __dirname].find((dir) =>
     existsSync(path.join(dir, 'submitTask-6.lua')),
   ) ?? __dirname;
 
