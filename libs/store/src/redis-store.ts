@@ -287,14 +287,19 @@ export class RedisStore implements ApiStore {
     const k = this.keys;
     const [owner, active] = await this.redis.hmget(k.agent(agentId), 'tenant', 'active');
     if (owner !== tenantId) return undefined;
-    const inputBytes = Buffer.byteLength(task.input);
-    if ((await this.storage.used(tenantId)) + inputBytes > this.maxTenantBytes) {
-      throw new TenantStorageLimitError(this.maxTenantBytes);
-    }
     const body = JSON.stringify([task.input, task.maxTokens, task.stop ?? null, task.sampling ?? null]);
     const idempotency = options.idempotencyKey
       ? { key: k.idempotency(agentId, sha256(options.idempotencyKey)), body: sha256(body) }
       : { key: k.idempotency(agentId, '-'), body: '' };
+    const inputBytes = Buffer.byteLength(task.input);
+    if ((await this.storage.used(tenantId)) + inputBytes > this.maxTenantBytes) {
+      // A retry of a submission that was accepted before the cap was reached still gets its task.
+      const [earlier, earlierBody] = await this.redis.hmget(idempotency.key, 'taskId', 'body');
+      if (idempotency.body && earlier && earlierBody === idempotency.body) {
+        return { task: { id: earlier, agentId, status: 'queued' }, replayed: true };
+      }
+      throw new TenantStorageLimitError(this.maxTenantBytes);
+    }
     const id = newTaskId(agentId);
     // An idle agent is listed (scheduling slot) before the script may activate it; see SchedulingLedger.
     let listing = active === '1' ? { listedAtMs: 0, busy: 1 } : await this.ledger.list(agentId, tenantId);

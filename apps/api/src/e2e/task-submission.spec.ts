@@ -71,12 +71,16 @@ describe('task submission', () => {
   it('caps the bytes one tenant stores (429 naming GOOSEHERD_MAX_TENANT_BYTES); another tenant is unaffected', async () => {
     const agents = [await newAgent(KEYS.beta), await newAgent(KEYS.beta)];
     const big = 'x'.repeat(1500);
-    const statuses = [];
-    for (let i = 0; i < 4; i++)
+    const first = await submit(agents[0], { input: big }, { 'Idempotency-Key': 'first' }, KEYS.beta);
+    const statuses = [first.status];
+    for (let i = 1; i < 4; i++)
       statuses.push((await submit(agents[i % 2], { input: big }, {}, KEYS.beta)).status);
     expect(statuses).toEqual([202, 202, 429, 429]);
     const refused = await submit(agents[1], { input: big }, {}, KEYS.beta);
     expect(refused.body.errors[0].field).toBe('GOOSEHERD_MAX_TENANT_BYTES');
+    // A retry of a submission accepted before the cap still gets its task.
+    const retry = await submit(agents[0], { input: big }, { 'Idempotency-Key': 'first' }, KEYS.beta);
+    expect([retry.status, retry.body.id]).toEqual([202, first.body.id]);
     expect((await submit(await newAgent(KEYS.alpha), { input: big })).status).toBe(202);
   });
 });
