@@ -317,6 +317,7 @@ export class WorkerStore {
     const r = (await this.redis.ghRecordSegmentFault(
       this.keys.agent(lease.agentId),
       this.keys.task(lease.taskId),
+      lease.agentId,
       lease.epoch,
       operationId(),
     )) as number;
