@@ -1,5 +1,6 @@
 import { decodeState, readStateHeader } from '@gooseherd/engine';
 import type { AgentView, TaskView } from '@gooseherd/contracts';
+import { Keys } from '@gooseherd/store';
 import { useCluster, type GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
 import { readTaskEventStream } from '../e2e/harness/sse-reader';
 import { exactLengthTask, waitForProgress } from '../e2e/harness/workloads';
@@ -19,7 +20,7 @@ describe('poison tasks', () => {
     c: GooseherdCluster,
     agentId: string,
   ): Promise<{ blob: Buffer; finite: boolean }> {
-    const key = `${c.settings.prefix}:agent:${agentId}:state`;
+    const key = new Keys(c.settings.prefix).agentState(agentId);
     const blob = await c.redis.redis().getBuffer(key);
     if (!blob) throw new Error(`no state at ${key}`);
     const header = readStateHeader(blob);
@@ -75,7 +76,7 @@ describe('poison tasks', () => {
     const next = await c.alice.submitTask(agent.id, exactLengthTask(8));
     // A sampling block no API would accept (as if written by an older or buggy version): the sampler throws
     // on every attempt, which is neither a Redis outage nor a drain nor a lost lease.
-    await c.redis.redis().hset(`${c.settings.prefix}:task:${poison.id}`, 'sampling', '{"temperature":-1}');
+    await c.redis.redis().hset(new Keys(c.settings.prefix).task(poison.id), 'sampling', '{"temperature":-1}');
     await c.alice.cancelTask(blocker.id);
 
     const failed = await c.alice.waitForTask(poison.id, {
