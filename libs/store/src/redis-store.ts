@@ -12,7 +12,7 @@ import { ID_PATTERN, Keys, newId, newTaskId, slotTag } from './keys.js';
 import { withScripts, type RedisClient, type ScriptedRedis } from './lua/scripts.js';
 import { clock, MAX_MAILBOX_RETRIES, operationId } from './operation.js';
 import { agentView, taskView } from './records.js';
-import { MAX_LISTING_AGE_MS, SchedulingLedger } from './scheduling-ledger.js';
+import { MAX_LISTING_AGE_MS, READING_FRESH_MS, SchedulingLedger } from './scheduling-ledger.js';
 import { readStream } from './stream-read.js';
 import { TenantStorage } from './tenant-storage.js';
 
@@ -163,6 +163,7 @@ export class RedisStore implements ApiStore {
       entries = [];
       for (let i = 0; i + 1 < flat.length; i += 2) entries.push([flat[i], Number(flat[i + 1])]);
     }
+    const readAtMs = Date.now();
     const exists = await Promise.all(
       entries.map(([id]) => this.redis.hexists(this.keys.agent(id), 'tenant')),
     );
@@ -170,7 +171,9 @@ export class RedisStore implements ApiStore {
     for (let i = 0; i < entries.length; i++) {
       if (exists[i]) continue;
       const [id, at] = entries[i];
-      released += Number(await this.redis.ghReleaseAgent(list, id, at, RESERVATION_GRACE_MS));
+      released += Number(
+        await this.redis.ghReleaseAgent(list, id, at, RESERVATION_GRACE_MS, readAtMs + READING_FRESH_MS),
+      );
     }
     return released;
   }
@@ -233,7 +236,7 @@ export class RedisStore implements ApiStore {
       if (result === 'retry') continue;
       if (result !== 1) return false;
       // The cross-slot bookkeeping, each step idempotent; a listing repairs the first, the reconciler the second.
-      await this.redis.ghReleaseAgent(k.tenantAgents(tenantId), agentId, '', 0);
+      await this.redis.ghReleaseAgent(k.tenantAgents(tenantId), agentId, '', 0, 0);
       await this.ledger.idle(agentId, tenantId);
       return true;
     }
