@@ -10,7 +10,7 @@ module.exports = {
   rootDir: '.',
   testEnvironment: require.resolve('./e2e/harness/e2e-environment.js'),
   moduleNameMapper: {
-    '^@gooseherd/(contracts)$': '<rootDir>/../libs/$1/src/index.ts',
+    '^@gooseherd/(contracts|test-kit)$': '<rootDir>/../libs/$1/src/index.ts',
     '^@gooseherd/engine$': '<rootDir>/../engine/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -1,9 +1,13 @@
 import { decodeState, readStateHeader } from '@gooseherd/engine';
 import type { AgentView, TaskView } from '@gooseherd/contracts';
+import {
+  exactLengthTask,
+  readTaskEventStream,
+  useCluster,
+  waitForProgress,
+  type GooseherdCluster,
+} from '@gooseherd/test-kit';
 import { Keys } from '@gooseherd/store';
-import { useCluster, type GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
-import { readTaskEventStream } from '../e2e/harness/sse-reader';
-import { exactLengthTask, waitForProgress } from '../e2e/harness/workloads';
 
 // A poison task (one whose segment fails for a reason that is not the infrastructure) must end as failed,
 // naming why, within a bounded number of attempts, and must not take its agent down with it: the agent

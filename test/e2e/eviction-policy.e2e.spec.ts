@@ -2,9 +2,15 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { API_MAIN, REPO_ROOT, SHARED_DATA_DIR, WORKER_MAIN } from './harness/gooseherd-cluster';
-import { ManagedProcess, freePort } from './harness/managed-process';
-import { PrivateRedis } from './harness/private-redis';
+import {
+  API_MAIN,
+  freePort,
+  ManagedProcess,
+  PrivateRedis,
+  REPO_ROOT,
+  SHARED_DATA_DIR,
+  WORKER_MAIN,
+} from '@gooseherd/test-kit';
 
 // A Redis that evicts keys under memory pressure would silently drop agents' state and queued work, so the API
 // and the workers refuse to start against one, naming the setting (issue 9 §8).

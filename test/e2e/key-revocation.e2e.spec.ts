@@ -1,9 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { waitFor } from './harness/deadline';
-import { EventSocket } from './harness/event-socket';
-import { useCluster } from './harness/gooseherd-cluster';
-import { freePort } from './harness/managed-process';
-import { ApiClient } from './harness/rest-client';
+import { ApiClient, EventSocket, freePort, useCluster, waitFor } from '@gooseherd/test-kit';
 
 // API keys live only in each API instance's configuration. Removing a key and restarting the instances makes
 // it fail everywhere, REST and WebSocket, as soon as the last instance runs the new configuration; connections

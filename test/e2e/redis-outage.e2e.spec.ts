@@ -1,9 +1,13 @@
-import { useCluster } from './harness/gooseherd-cluster';
-import { sleep, waitFor } from './harness/deadline';
-import type { ApiClient } from './harness/rest-client';
-import { readTaskEventStream } from './harness/sse-reader';
-import { sequenceProblems, streamedText } from './harness/task-log';
-import { exactLengthTask } from './harness/workloads';
+import {
+  exactLengthTask,
+  readTaskEventStream,
+  sequenceProblems,
+  sleep,
+  streamedText,
+  useCluster,
+  waitFor,
+  type ApiClient,
+} from '@gooseherd/test-kit';
 
 // Redis is the platform's memory. While it is away the API says so (503) instead of hanging or guessing, and
 // work it acknowledged before the outage is not lost: it completes once Redis is back.

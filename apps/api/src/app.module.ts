@@ -14,7 +14,12 @@ import { RateLimitMiddleware } from './http/rate-limit.middleware.js';
 import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { EventSocketServer } from './ws/event-socket-server.js';
+import { FailedAuthLimiter } from './auth/failed-auth-limiter.js';
+import { StreamBudget } from './events/stream-budget.js';
+import { ErrorFrameFilter } from './ws/error-frame.filter.js';
+import { EventSocketGateway } from './ws/event-socket.gateway.js';
+import { FrameTurnGuard } from './ws/frame-turn.guard.js';
+import { SocketSessions } from './ws/socket-sessions.js';
 
 const V1_CONTROLLERS = [AgentsController, TasksController, TaskEventsController];
 
@@ -28,9 +33,14 @@ export class AppModule implements NestModule {
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
         ApiKeyAuthenticator,
+        FailedAuthLimiter,
         Metrics,
+        { provide: StreamBudget, useFactory: () => new StreamBudget() },
         SseStreams,
-        EventSocketServer,
+        SocketSessions,
+        FrameTurnGuard,
+        ErrorFrameFilter,
+        EventSocketGateway,
       ],
     };
   }

@@ -40,6 +40,8 @@ export interface SegmentRunnerSettings {
   flushMs: number;
   /** Prompt tokens fed per engine call between checks for cancel, delete, the lease and drain. */
   prefillSlice: number;
+  /** A new task whose prompt (system turn, input, separators) is longer fails instead of being fed. */
+  maxPromptTokens: number;
   /**
    * Faults in a row (a segment throwing for a reason other than Redis, a drain or a lost lease) without the
    * task making progress, after which the task fails instead of being retried. Default 3.
@@ -125,18 +127,24 @@ export class SegmentRunner {
         task.tokensOut,
       );
     }
+    // The record says a state was committed (stateVersion > 0) but the blob is gone (evicted, deleted by
+    // mistake): starting from a zero state would silently wipe the agent's memory. Fail, and flag the agent.
+    if (!start.state && agent.stateVersion > 0) {
+      return this.failForState(
+        start,
+        `the agent's stored state is missing: its record is at state version ${agent.stateVersion} ` +
+          `(${agent.tokensSeen} tokens seen) but the state blob is gone (evicted or deleted)`,
+      );
+    }
     let restored;
     try {
       restored = restoreState(this.model, start.state);
     } catch (err) {
       if (!isStateError(err)) throw err;
-      return this.fail(
-        lease,
-        task.tokensIn,
-        `the agent's stored state cannot be used: ${err.message}`,
-        task.tokensOut,
-      );
+      return this.failForState(start, `the agent's stored state cannot be used: ${err.message}`);
     }
+    // The state is usable again (an operator put the blob back): the agent no longer needs attention.
+    if (agent.needsAttention) await this.store.setAgentAttention(lease, undefined);
     const meta = (start.checkpoint as AgentCheckpointMeta | undefined) ?? EMPTY_CHECKPOINT;
     const { tokenizer } = this.model;
     const options = generatorOptions(this.model, agent, task, lease.taskId);
@@ -188,7 +196,23 @@ export class SegmentRunner {
     // Feed everything but the last token, which the first decode step consumes.
     let pending = chain.pop();
     const fresh = meta.task?.id !== lease.taskId;
+    const promptTokens = chain.length + (pending === undefined ? 0 : 1);
+    if (fresh && promptTokens > this.settings.maxPromptTokens) {
+      return this.fail(
+        lease,
+        0,
+        `the prompt is ${promptTokens} tokens, more than this worker's limit of ${this.settings.maxPromptTokens} ` +
+          '(GOOSEHERD_MAX_PROMPT_TOKENS)',
+      );
+    }
     for (let at = 0; at < chain.length;) {
+      // Cancel, delete and a lost lease reach a long prompt between its slices (pub/sub at once, Redis as
+      // the fallback). The prompt fed so far is dropped: the agent keeps its last checkpoint.
+      const signal = await this.prefillSignal(lease, task.cancelRequested, at > 0);
+      if (signal === 'fenced') return;
+      if (signal === 'cancel') {
+        return this.endUnfed(lease, 'cancelled', fresh ? 0 : tokensIn, generator.tokensOut);
+      }
       if (this.registry.draining) {
         const rest = [...chain.slice(at), ...(pending === undefined ? [] : [pending])];
         const meta2: AgentCheckpointMeta = { v: 1, pending: rest, systemFed: true, task: taskMeta() };
@@ -345,6 +369,38 @@ export class SegmentRunner {
       true,
     );
     if (r.next) await this.producer.enqueue(r.next);
+  }
+
+  /** What stops a prompt between slices: a cancel (or delete) told by pub/sub or read from Redis, or a lost lease. */
+  private async prefillSignal(
+    lease: Lease,
+    cancelRequested: boolean,
+    askRedis: boolean,
+  ): Promise<WriteResult> {
+    if (cancelRequested || this.registry.isCancelled(lease.taskId)) return 'cancel';
+    return askRedis ? this.store.segmentSignal(lease) : 'ok';
+  }
+
+  /** Ends the task before its prompt was fed, leaving the agent's last checkpoint as it was. */
+  private async endUnfed(
+    lease: Lease,
+    status: 'cancelled',
+    tokensIn: number,
+    tokensOut: number,
+  ): Promise<void> {
+    const r = await this.store.finishTask(lease, { status, finishReason: status, tokensIn, tokensOut });
+    if (r.next) await this.producer.enqueue(r.next);
+  }
+
+  /**
+   * The agent's stored state cannot be used: the task fails naming why, and the agent is marked as needing
+   * attention (GET /v1/agents/{id} shows `needsAttention`), its record left as it was.
+   */
+  private async failForState(start: Running, error: string): Promise<void> {
+    const { lease, task } = start;
+    if (!(await this.store.setAgentAttention(lease, error))) return; // fenced: another worker has the agent
+    this.log.warn({ agentId: lease.agentId, taskId: lease.taskId, error }, 'agent needs attention');
+    return this.fail(lease, task.tokensIn, `${error}; the agent needs attention`, task.tokensOut);
   }
 
   /** Ends the task as failed, leaving the agent's last checkpoint as it was. */

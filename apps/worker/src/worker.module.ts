@@ -123,6 +123,7 @@ class Connections implements OnApplicationShutdown {
             segmentTokens: env.GOOSEHERD_SEGMENT_TOKENS,
             flushMs: 15,
             prefillSlice: 256,
+            maxPromptTokens: env.GOOSEHERD_MAX_PROMPT_TOKENS,
           },
           log,
         ),

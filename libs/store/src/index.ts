@@ -2,7 +2,7 @@
 export * from './api-store.js';
 export * from './event-feed.js';
 export { decodeEntries, decodeEntry, type StreamKind } from './event-codec.js';
-export { Keys, newId, newTaskId, slotTag, ID_PATTERN } from './keys.js';
+export { Keys, newId, newTaskId, slotTag } from './keys.js';
 export { LUA_DIR, loadScripts, type RedisClient } from './lua/scripts.js';
 export {
   RedisStore,

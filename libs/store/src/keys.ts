@@ -119,5 +119,3 @@ export function newTaskId(agentId: string): string {
     .toString('base64url')
     .slice(0, 22 - TAG_LENGTH)}`;
 }
-
-export const ID_PATTERN = /^(agt|tsk)_[A-Za-z0-9_-]{22}$/;

@@ -12,6 +12,8 @@
  * The API answers 503 (with `Retry-After`) for the first two and 500 for the third; the worker retries a
  * segment with backoff for the first two and counts the third as a failed attempt.
  */
+import { withDeadline } from '@gooseherd/contracts';
+
 export type RedisFailureKind = 'unavailable' | 'retry-later' | 'error';
 
 export interface RedisFailure {
@@ -103,4 +105,16 @@ export function isTransientRedisFailure(error: unknown): boolean {
  */
 export function retryAfterSeconds(failure: RedisFailure): number {
   return failure.kind === 'retry-later' ? 5 : 1;
+}
+
+/**
+ * Bounds a Redis or BullMQ call (BullMQ waits for a connection forever): past `timeoutMs` it rejects with
+ * ioredis's "Command timed out" wording, which `classifyRedisFailure` reads as `unavailable`.
+ */
+export function withRedisDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  return withDeadline(
+    promise,
+    timeoutMs,
+    () => new Error(`Command timed out: ${what} took over ${timeoutMs} ms`),
+  );
 }

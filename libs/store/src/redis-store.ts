@@ -1,5 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { AgentSegmentJob, AgentView, Page, Sampling, TaskEvent, TaskView } from '@gooseherd/contracts';
+import {
+  ID_PATTERN,
+  type AgentSegmentJob,
+  type AgentView,
+  type Page,
+  type Sampling,
+  type TaskEvent,
+  type TaskView,
+} from '@gooseherd/contracts';
 import {
   AgentLimitError,
   IdempotencyConflictError,
@@ -8,7 +16,7 @@ import {
   type ApiStore,
   type SubmitOptions,
 } from './api-store.js';
-import { ID_PATTERN, Keys, newId, newTaskId, slotTag } from './keys.js';
+import { Keys, newId, newTaskId, slotTag } from './keys.js';
 import { withScripts, type RedisClient, type ScriptedRedis } from './lua/scripts.js';
 import { clock, MAX_MAILBOX_RETRIES, operationId } from './operation.js';
 import { agentView, taskView } from './records.js';

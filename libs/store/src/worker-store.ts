@@ -16,6 +16,8 @@ export interface Lease {
 
 export interface SegmentAgent {
   model: string;
+  /** The agent is marked as needing attention (see AgentView.needsAttention). */
+  needsAttention: boolean;
   system: string;
   sampling?: Sampling;
   stateVersion: number;
@@ -161,6 +163,7 @@ export class WorkerStore {
       mode: mode as 'fresh' | 'continue' | 'resume',
       agent: {
         model: a.model,
+        needsAttention: Boolean(a.attention),
         system: a.system ?? '',
         sampling: parseJsonField<Sampling>(a.sampling),
         stateVersion: Number(a.stateVersion ?? 0),
@@ -325,6 +328,23 @@ export class WorkerStore {
   }
 
   /**
+   * Marks the lease's agent as needing attention (its stored state could not be used), or clears the mark
+   * (`reason` undefined). Fenced by the lease's epoch; false when fenced.
+   */
+  async setAgentAttention(lease: Lease, reason: string | undefined): Promise<boolean> {
+    const attention = reason
+      ? JSON.stringify({ reason, since: new Date().toISOString(), taskId: lease.taskId })
+      : '';
+    const r = (await this.redis.ghSetAgentAttention(
+      this.keys.agent(lease.agentId),
+      lease.agentId,
+      String(lease.epoch),
+      attention,
+    )) as number;
+    return r === 1;
+  }
+
+  /**
    * Whether the lease's segment should go on: 'cancel' (its task was cancelled, or its agent deleted),
    * 'fenced' (another worker holds the agent now), or 'ok'. Read between prefill chunks, where no write
    * would tell the worker.
@@ -336,7 +356,7 @@ export class WorkerStore {
       .hmget(this.keys.task(lease.taskId), 'status', 'cancel')
       .exec()) as [[unknown, string | null], [unknown, (string | null)[]]];
     if (epoch === null) return 'cancel'; // the agent was deleted (its tasks were cancelled with it)
-    if (epoch !== lease.epoch) return 'fenced';
+    if (epoch !== String(lease.epoch)) return 'fenced'; // the begin script answers the epoch as a number
     const [status, cancel] = task;
     if (status === 'cancelled' || cancel === '1') return 'cancel';
     return status === 'running' ? 'ok' : 'fenced';

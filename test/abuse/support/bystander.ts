@@ -1,9 +1,13 @@
 import type { TaskView } from '@gooseherd/contracts';
-import type { EventSocket } from '../../e2e/harness/event-socket';
-import type { GooseherdCluster } from '../../e2e/harness/gooseherd-cluster';
-import { ApiClient } from '../../e2e/harness/rest-client';
-import { sequenceProblems, streamedText, summarize } from '../../e2e/harness/task-log';
-import { exactLengthTask } from '../../e2e/harness/workloads';
+import {
+  ApiClient,
+  exactLengthTask,
+  sequenceProblems,
+  streamedText,
+  summarize,
+  type EventSocket,
+  type GooseherdCluster,
+} from '@gooseherd/test-kit';
 
 /**
  * Another tenant's task that runs while an abuse case happens: it is submitted and watched on its own

@@ -1,7 +1,7 @@
 import type { AgentView, EventDataMap, TaskEvent, TaskView } from '@gooseherd/contracts';
 import type { Redis } from 'ioredis';
+import { ofKind, sequenceProblems, streamedText } from '@gooseherd/test-kit';
 import { Keys, readStream } from '@gooseherd/store';
-import { ofKind, sequenceProblems, streamedText } from '../../e2e/harness/task-log';
 
 /**
  * Audits of what a task left in Redis, read directly (not through the API): its durable event log, its output

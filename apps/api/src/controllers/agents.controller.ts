@@ -31,13 +31,13 @@ import {
   QueuedTaskLimitError,
   TenantStorageLimitError,
   type ApiStore,
+  withRedisDeadline,
 } from '@gooseherd/store';
 import type { ApiResponse } from '../http/api-request.js';
 import type { Principal } from '../auth/api-key-authenticator.js';
 import { CurrentPrincipal } from '../http/principal.decorator.js';
 import { ProblemException, Problems } from '../http/problem.js';
 import { ZodValidationPipe } from '../http/zod-validation.pipe.js';
-import { withDeadline } from '../infrastructure/deadline.js';
 import type { Logger } from '../observability/logger.js';
 import { API_STORE, ENV, LOGGER, SEGMENT_PRODUCER } from '../tokens.js';
 import { requireId } from './resource-id.js';
@@ -172,7 +172,7 @@ export class AgentsController {
     if (!submitted) throw Problems.notFound('agent not found');
     if (submitted.replayed) res.setHeader('Idempotent-Replayed', 'true');
     if (submitted.segment) {
-      await withDeadline(this.producer.enqueue(submitted.segment), ENQUEUE_TIMEOUT_MS, 'enqueue').catch(
+      await withRedisDeadline(this.producer.enqueue(submitted.segment), ENQUEUE_TIMEOUT_MS, 'enqueue').catch(
         (error: Error) =>
           this.logger.warn(
             { err: error.message, agentId: submitted.task.agentId },

@@ -26,7 +26,14 @@ export class ProblemException extends Error {
   }
 }
 
-function problem(status: number, slug: string, title: string, detail?: string, errors?: FieldError[]) {
+/** The one builder of a problem+json body (`type` is `urn:gooseherd:problem:<slug>`). */
+export function problem(
+  status: number,
+  slug: string,
+  title: string,
+  detail?: string,
+  errors?: FieldError[],
+): ProblemDetails {
   const body: ProblemDetails = { type: TYPE_BASE + slug, title, status };
   if (detail !== undefined) body.detail = detail;
   if (errors !== undefined) body.errors = errors;
@@ -68,6 +75,35 @@ export const Problems = {
   rateLimited: (retryAfterS: number) =>
     new ProblemException(
       problem(429, 'rate-limited', 'Too many requests', `rate limit exceeded; retry after ${retryAfterS} s`),
+      { 'Retry-After': String(retryAfterS) },
+    ),
+  tooManyFailedAuthentications: (retryAfterS: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'too-many-failed-authentications',
+        'Too many failed authentications',
+        `too many failed authentications from this address; retry after ${retryAfterS} s`,
+      ),
+      { 'Retry-After': String(retryAfterS) },
+    ),
+  tooManySubscriptions: (limit: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'too-many-subscriptions',
+        'Too many subscriptions',
+        `this API key already holds the maximum of ${limit} event streams on this server`,
+      ),
+    ),
+  replayLimited: (retryAfterS: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'replay-limited',
+        'Replay limit reached',
+        `this API key replayed its budget of stored events; retry after ${retryAfterS} s`,
+      ),
       { 'Retry-After': String(retryAfterS) },
     ),
   unavailable: (detail = 'the state store is unreachable; retry shortly', retryAfterS = 1) =>

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SegmentProducer } from '@gooseherd/queue';
+import { withRedisDeadline } from '@gooseherd/store';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { withDeadline } from '../infrastructure/deadline.js';
 import { SEGMENT_PRODUCER } from '../tokens.js';
 
 /** The API's Prometheus metrics, in a registry of its own (several apps can share a process in tests). */
@@ -46,7 +46,7 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         try {
-          this.set(await withDeadline(producer.waitingCount(), 500, 'queue waiting count'));
+          this.set(await withRedisDeadline(producer.waitingCount(), 500, 'queue waiting count'));
         } catch {
           this.reset();
         }

@@ -60,6 +60,7 @@ export const SCRIPT_NAMES = [
   'commitCheckpoint',
   'finishTask',
   'recordSegmentFault',
+  'setAgentAttention',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -7,7 +7,7 @@ import type {
   TaskStatus,
   TaskView,
 } from '@gooseherd/contracts';
-import { describeValue, waitFor } from './deadline';
+import { describeValue, waitFor } from './deadline.js';
 
 export interface ApiResponse<T = unknown> {
   status: number;

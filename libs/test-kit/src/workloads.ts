@@ -1,6 +1,6 @@
 import type { CreateTaskBody, Sampling, TaskView } from '@gooseherd/contracts';
-import { StopWaiting, describeValue, waitFor } from './deadline';
-import type { ApiClient } from './rest-client';
+import { StopWaiting, describeValue, waitFor } from './deadline.js';
+import type { ApiClient } from './rest-client.js';
 
 /**
  * Sampling for the embedded random model that never ends a task early: end-of-text (token 0 of the byte-level

@@ -1,3 +1,5 @@
+import { withDeadline as withDeadlineOr } from '@gooseherd/contracts';
+
 /** How a wait is bounded and described: `what` completes the sentence "timed out waiting for …". */
 export interface WaitOptions {
   timeoutMs: number;
@@ -64,16 +66,8 @@ export async function waitFor<T>(
 }
 
 /** Settles like `promise`, or rejects with a DeadlineError naming `what` after `timeoutMs`. */
-export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(what, timeoutMs, '')), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  return withDeadlineOr(promise, timeoutMs, () => new DeadlineError(what, timeoutMs, ''));
 }
 
 /** Short description of a value for failure messages. */

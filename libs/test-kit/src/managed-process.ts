@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { DeadlineError, withDeadline } from './deadline';
+import { DeadlineError, withDeadline } from './deadline.js';
 
 export interface ExitStatus {
   code: number | null;

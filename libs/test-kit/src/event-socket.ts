@@ -1,6 +1,6 @@
 import type { ServerFrame, TaskEvent } from '@gooseherd/contracts';
 import WebSocket from 'ws';
-import { DeadlineError, withDeadline } from './deadline';
+import { DeadlineError, withDeadline } from './deadline.js';
 
 export type EventFrame = Extract<ServerFrame, { type: 'event' }>;
 export type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;
@@ -20,7 +20,8 @@ export class EventSocket {
   closed: { code: number; reason: string } | undefined;
   private readonly waiters = new Set<() => void>();
 
-  private constructor(private readonly ws: WebSocket) {
+  /** The raw `ws` client, for what the helpers here do not cover. */
+  private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
       let frame: ServerFrame;
@@ -131,6 +132,18 @@ export class EventSocket {
         throw err;
       })
       .finally(() => this.waiters.delete(wake!));
+  }
+
+  /** Resolves with the close code and reason once the server (or this side) has closed the connection. */
+  waitForClose(timeoutMs: number): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return withDeadline(
+      new Promise<{ code: number; reason: string }>((resolve) =>
+        this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      ),
+      timeoutMs,
+      'the WebSocket to close',
+    );
   }
 
   /** Waits for the task's final event (completed, failed or cancelled). */

@@ -1,8 +1,8 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Redis } from 'ioredis';
-import { StopWaiting, waitFor } from './deadline';
-import { ManagedProcess, freePort } from './managed-process';
+import { StopWaiting, waitFor } from './deadline.js';
+import { ManagedProcess, freePort } from './managed-process.js';
 
 export interface PrivateRedisOptions {
   /** Directory for the log and, with appendOnly, the append-only file. */

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { StopWaiting, waitFor } from './deadline';
-import { EventSocket } from './event-socket';
-import { type ExitStatus, ManagedProcess, freePort } from './managed-process';
-import { PrivateRedis } from './private-redis';
-import { tcpConnectionsOf } from './process-sockets';
-import { ApiClient } from './rest-client';
+import { StopWaiting, waitFor } from './deadline.js';
+import { EventSocket } from './event-socket.js';
+import { type ExitStatus, ManagedProcess, freePort } from './managed-process.js';
+import { PrivateRedis } from './private-redis.js';
+import { tcpConnectionsOf } from './process-sockets.js';
+import { ApiClient } from './rest-client.js';
 
 /** The repository root: the nearest folder above this file with nx.json (works from src and from dist). */
 export const REPO_ROOT = (() => {
