@@ -171,6 +171,16 @@ describe('a script whose reply was lost runs again with the same outcome and no 
     expect(await worker.recordSegmentFault(lease)).toBe(2);
   });
 
+  it('setAgentAttention', async () => {
+    const { lease, agentId } = await running();
+    expect(
+      await losingReplyTo('setAgentAttention', () => workerP.setAgentAttention(lease, 'state blob missing')),
+    ).toBe(true);
+    expect((await api.getAgent('alice', agentId))?.needsAttention).toMatchObject({
+      reason: 'state blob missing',
+    });
+  });
+
   it('token events read back through the proxy unchanged', async () => {
     const { lease, taskId } = await running();
     await worker.appendTokens(lease, [{ id: 1, text: 'x' }], 1);

@@ -140,6 +140,9 @@ describe('the store on a Redis Cluster', () => {
       tokensOut: 0,
     });
     expect(await worker.recordSegmentFault(start.lease)).toBe(1);
+    expect(await worker.setAgentAttention(start.lease, 'checked')).toBe(true);
+    expect((await api.getAgent('bob', agent.id))?.needsAttention).toMatchObject({ reason: 'checked' });
+    expect(await worker.setAgentAttention(start.lease, undefined)).toBe(true);
     expect(await worker.segmentSignal(start.lease)).toBe('ok');
     expect(await api.cancelTask('bob', queued.task.id)).toBe('cancelled');
     expect(await api.cancelTask('bob', running.task.id)).toBe('requested');
