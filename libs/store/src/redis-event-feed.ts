@@ -81,7 +81,12 @@ export class RedisEventFeed implements EventFeed {
     if (!log) {
       log = { kind, key, channel, seqOf, followers: new Set() };
       this.logs.set(channel, log);
-      this.subscriber.subscribe(channel).catch(() => undefined); // re-subscribed by ioredis on reconnect
+      // Notifications published before the subscription took effect are missed: read again once it has (on a
+      // Cluster the subscriber connection may only now be opening). ioredis re-subscribes after a reconnect.
+      this.subscriber.subscribe(channel).then(
+        () => this.wake(this.logs.get(channel)),
+        () => undefined,
+      );
     }
     const follower: Follower = { cursor: after, onEvent, reading: false, dirty: false, stopped: false };
     log.followers.add(follower);
