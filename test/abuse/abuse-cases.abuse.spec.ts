@@ -15,6 +15,7 @@ import {
 import { errorLogLines, survivalProblems } from './support/api-process';
 import { whileBystanderRuns } from './support/bystander';
 import { contractViolations, errorFields } from './support/problem-checks';
+import { Keys } from '@gooseherd/store';
 
 // Specific abuse, one case per test. Each runs while bob's task streams (a bystander), which must complete
 // untouched: every event once and in order, streamed text equal to its output.
@@ -274,7 +275,7 @@ describe('abuse cases: refused cleanly, the processes stay up, other tenants are
       const own = await c.alice.createAgent();
       const first = await c.alice.submitTask(own.id, exactLengthTask(4));
       await c.alice.waitForSuccess(first.id, 30_000);
-      const key = `${c.settings.prefix}:agent:${own.id}:state`;
+      const key = new Keys(c.settings.prefix).agentState(own.id);
       const blob = await c.redis.redis().getBuffer(key);
       if (!blob) throw new Error(`no state at ${key} after a finished task`);
       await c.redis.redis().set(key, replace(blob));

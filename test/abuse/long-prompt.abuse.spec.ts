@@ -8,6 +8,7 @@ import {
   exactLengthTask,
   waitForProgress,
 } from '@gooseherd/test-kit';
+import { Keys } from '@gooseherd/store';
 
 // Long prompts: the input limit counts UTF-8 bytes, a cancel or delete reaches a prompt while it is being
 // fed (not after it), and the worker refuses a prompt past its token limit with a clear error.
@@ -37,7 +38,7 @@ describe('long prompts', () => {
     const blocker = await c.alice.submitTask(agent.id, exactLengthTask(3_000));
     await waitForProgress(c.alice, blocker.id, 1);
     const task = await c.alice.submitTask(agent.id, { input: 'short', maxTokens: 4 });
-    await c.redis.redis().hset(`${c.settings.prefix}:task:${task.id}`, 'input', input);
+    await c.redis.redis().hset(new Keys(c.settings.prefix).task(task.id), 'input', input);
     await c.alice.cancelTask(blocker.id);
     return { ...task, agentId: agent.id };
   }

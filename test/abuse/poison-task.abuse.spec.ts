@@ -7,6 +7,7 @@ import {
   waitForProgress,
   type GooseherdCluster,
 } from '@gooseherd/test-kit';
+import { Keys } from '@gooseherd/store';
 
 // A poison task (one whose segment fails for a reason that is not the infrastructure) must end as failed,
 // naming why, within a bounded number of attempts, and must not take its agent down with it: the agent
@@ -23,7 +24,7 @@ describe('poison tasks', () => {
     c: GooseherdCluster,
     agentId: string,
   ): Promise<{ blob: Buffer; finite: boolean }> {
-    const key = `${c.settings.prefix}:agent:${agentId}:state`;
+    const key = new Keys(c.settings.prefix).agentState(agentId);
     const blob = await c.redis.redis().getBuffer(key);
     if (!blob) throw new Error(`no state at ${key}`);
     const header = readStateHeader(blob);
@@ -79,7 +80,7 @@ describe('poison tasks', () => {
     const next = await c.alice.submitTask(agent.id, exactLengthTask(8));
     // A sampling block no API would accept (as if written by an older or buggy version): the sampler throws
     // on every attempt, which is neither a Redis outage nor a drain nor a lost lease.
-    await c.redis.redis().hset(`${c.settings.prefix}:task:${poison.id}`, 'sampling', '{"temperature":-1}');
+    await c.redis.redis().hset(new Keys(c.settings.prefix).task(poison.id), 'sampling', '{"temperature":-1}');
     await c.alice.cancelTask(blocker.id);
 
     const failed = await c.alice.waitForTask(poison.id, {

@@ -10,6 +10,7 @@ import {
 } from '@gooseherd/test-kit';
 import { Rng, logFindings, report, since, spread, tally, workerNamed } from './kit/chaos-run';
 import { MonitorTap, WRITE_COMMANDS, type ScriptCall } from './kit/redis-monitor';
+import { Keys, slotTag } from '@gooseherd/store';
 import {
   auditAgent,
   auditTaskLog,
@@ -49,6 +50,7 @@ describe('workers frozen past their lease at random moments', () => {
     const c = cluster();
     const rng = new Rng();
     const prefix = c.settings.prefix;
+    const keys = new Keys(prefix);
     const redis = c.redis.redis();
     const t0 = Date.now();
     const agents: AgentView[] = await Promise.all(
@@ -76,7 +78,7 @@ describe('workers frozen past their lease at random moments', () => {
     await topUp();
 
     // The poller: an agent's stateVersion and epoch only ever grow.
-    const agentKeys = agents.map((a) => `${prefix}:agent:${a.id}`);
+    const agentKeys = agents.map((a) => keys.agent(a.id));
     const regressions: string[] = [];
     let samples = 0;
     let polling = true;
@@ -128,7 +130,7 @@ describe('workers frozen past their lease at random moments', () => {
           await waitFor(
             async (seen) => {
               const epochs = await Promise.all(
-                stale.map((l) => redis.hget(`${prefix}:agent:${l.agentId}`, 'epoch').then(Number)),
+                stale.map((l) => redis.hget(keys.agent(l.agentId), 'epoch').then(Number)),
               );
               const waiting = stale.filter((l, i) => epochs[i] <= l.epoch);
               seen(`${waiting.length} of ${stale.length} leases of ${victim.name} not yet taken over`);
@@ -144,9 +146,9 @@ describe('workers frozen past their lease at random moments', () => {
             const [segSeq, worker, status, yielded] = (await redis.eval(
               SEGMENT_NOW,
               2,
-              `${prefix}:agent:${agent.id}`,
-              `${prefix}:agent:${agent.id}:mailbox`,
-              prefix,
+              keys.agent(agent.id),
+              keys.mailbox(agent.id),
+              keys.task(`tsk_${slotTag(agent.id)}`),
             )) as (string | null)[];
             const begun = status === 'running' && yielded !== '1';
             segments.set(agent.id, {
@@ -269,12 +271,7 @@ describe('workers frozen past their lease at random moments', () => {
     async function holdings(workers: ManagedProcess[]): Promise<Map<ManagedProcess, StaleLease[]>> {
       const out = new Map<ManagedProcess, StaleLease[]>(workers.map((w) => [w, []]));
       for (const agent of agents) {
-        const [worker, epoch, active] = await redis.hmget(
-          `${prefix}:agent:${agent.id}`,
-          'worker',
-          'epoch',
-          'active',
-        );
+        const [worker, epoch, active] = await redis.hmget(keys.agent(agent.id), 'worker', 'epoch', 'active');
         const holder = workerNamed(workers, worker);
         if (holder && active === '1') out.get(holder)!.push({ agentId: agent.id, epoch: Number(epoch) });
       }
@@ -283,12 +280,19 @@ describe('workers frozen past their lease at random moments', () => {
   });
 });
 
-/** segSeq and worker of an agent, and status and yielded of its head task, read atomically. */
+/**
+ * segSeq and worker of an agent, and status and yielded of its head task, read atomically. ARGV[1]: the task key
+ * of the id `tsk_` + the agent's tag (Keys.task), whose id part is replaced by the head task's id (a test-only
+ * read on a standalone Redis).
+ */
 const SEGMENT_NOW = `
 local a = redis.call('HMGET', KEYS[1], 'segSeq', 'worker')
 local t = redis.call('LINDEX', KEYS[2], 0)
 local st = {false, false}
-if t then st = redis.call('HMGET', ARGV[1] .. ':task:' .. t, 'status', 'yielded') end
+if t then
+  local base = string.sub(ARGV[1], 1, #ARGV[1] - 12)
+  st = redis.call('HMGET', base .. t, 'status', 'yielded')
+end
 return {a[1], a[2], st[1], st[2]}
 `;
 
@@ -296,24 +300,27 @@ function isFinal(status: string | undefined): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';
 }
 
-/** A Gooseherd store script (ARGV[1] is the key prefix, no KEYS), not one of BullMQ's. */
+/** A Gooseherd store script on an agent (KEYS[1] is the agent's record), not one of BullMQ's. */
 function isStoreScript(prefix: string) {
-  return (call: ScriptCall) => call.args[2] === '0' && call.args[3] === prefix;
+  return (call: ScriptCall) => {
+    const key = call.args[3] ?? '';
+    return Number(call.args[2]) > 0 && key.startsWith(`${prefix}:{`) && /:agent:agt_[\w-]{22}$/.test(key);
+  };
 }
 
 /**
- * What a script call from the woken worker was and whether it changed anything. ARGV: prefix, now, agentId,
- * then epoch (token, checkpoint and finish scripts, which start by reading the agent's epoch: HGET) or the
- * segment seq (beginSegment, which reads the agent's tenant, active and segSeq: HMGET, after checking the
- * queue job's lock: GET).
+ * What a script call from the woken worker was and whether it changed anything. KEYS[1] is the agent's record;
+ * ARGV[1] the agent id, then ARGV[2] the epoch (token, checkpoint and finish scripts, fenced by it) or the
+ * segment seq (beginSegment, whose KEYS[2] is the agent's mailbox).
  */
 function judge(
   call: ScriptCall,
   stale: StaleLease[],
   segments: Map<string, { segSeq: number; begunByOther: boolean }>,
 ): { kind: 'stale-write' | 'stale-begin' | 'current'; landed: boolean; describe: string } {
-  const [, , , prefix, , agentId, fourth, fifth] = call.args;
-  const agentKey = `${prefix}:agent:${agentId}`;
+  const numKeys = Number(call.args[2]);
+  const [agentKey, secondKey] = call.args.slice(3, 5);
+  const [agentId, fourth, fifth] = call.args.slice(3 + numKeys);
   const writes = call.ran.filter((r) => WRITE_COMMANDS.has(r.command));
   const landed = writes.length > 0;
   const lease = stale.find((l) => l.agentId === agentId);
@@ -322,8 +329,8 @@ function judge(
     (landed ? writes.map((w) => `${w.command} ${w.key}`).join(', ') : 'no write');
   // Every store script reads before it writes: a call with no commands seen means the tap missed them.
   if (call.ran.length === 0) return { kind: 'stale-write', landed: true, describe: `${describe} (unseen)` };
-  const fencedWrite = call.ran[0].command === 'HGET' && call.ran[0].key === agentKey;
-  if (!fencedWrite) {
+  const begin = secondKey === `${agentKey}:mailbox` && numKeys <= 6;
+  if (begin) {
     // beginSegment(seq): stale when another worker had begun that segment while this one was frozen.
     const now = segments.get(agentId);
     const begunElsewhere = !!now && now.begunByOther && Number(fourth) <= now.segSeq;

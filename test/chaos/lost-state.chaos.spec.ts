@@ -1,5 +1,6 @@
 import type { AgentView } from '@gooseherd/contracts';
 import { useCluster, type GooseherdCluster, readTaskEventStream, exactLengthTask } from '@gooseherd/test-kit';
+import { Keys } from '@gooseherd/store';
 
 // An agent's state blob lost from Redis (eviction, an operator's mistake) or damaged must never turn into a
 // silent reset of the agent's memory: its tasks fail naming the cause, the agent is flagged as needing
@@ -8,7 +9,7 @@ import { useCluster, type GooseherdCluster, readTaskEventStream, exactLengthTask
 describe('a lost or damaged state blob', () => {
   const cluster = useCluster({ workers: 1 });
 
-  const stateKey = (c: GooseherdCluster, agentId: string) => `${c.settings.prefix}:agent:${agentId}:state`;
+  const stateKey = (c: GooseherdCluster, agentId: string) => new Keys(c.settings.prefix).agentState(agentId);
 
   /** An agent that has run one task, so its record says it has a state; and that state's blob. */
   async function agentWithState(c: GooseherdCluster): Promise<{ agent: AgentView; blob: Buffer }> {

@@ -19,6 +19,7 @@ import {
   taskStates,
   textDiff,
 } from './kit/task-audit';
+import { Keys } from '@gooseherd/store';
 
 // Redis is restarted (SIGTERM, so its append-only file is flushed, then a new redis-server on the same port
 // and directory) while tasks stream and clients keep submitting. Whatever Redis acknowledged survives: every
@@ -99,7 +100,7 @@ describe('Redis restarted mid-run', () => {
         for (const id of ids) before.set(id, await durableTaskLog(redis, prefix, id));
         const statesBefore = await taskStates(redis, prefix, ids);
         const versionsBefore = await Promise.all(
-          agents.map((a) => redis.hget(`${prefix}:agent:${a.id}`, 'stateVersion')),
+          agents.map((a) => redis.hget(new Keys(prefix).agent(a.id), 'stateVersion')),
         );
         const downAt = Date.now();
         await c.redis.shutdown();
@@ -137,7 +138,7 @@ describe('Redis restarted mid-run', () => {
           checkpointsKept += log.filter((e) => e.kind === 'checkpoint').length;
         }
         const versionsAfter = await Promise.all(
-          agents.map((a) => after.hget(`${prefix}:agent:${a.id}`, 'stateVersion')),
+          agents.map((a) => after.hget(new Keys(prefix).agent(a.id), 'stateVersion')),
         );
         versionsAfter.forEach((v, i) => {
           if (Number(v) < Number(versionsBefore[i])) {

@@ -5,6 +5,7 @@ import {
   type EventSocket,
   type GooseherdCluster,
 } from '@gooseherd/test-kit';
+import { Keys } from '@gooseherd/store';
 
 /**
  * What one agent costs in Redis and in decode time as its context grows: the measurement behind
@@ -19,17 +20,17 @@ export interface AgentFootprint {
   /** GET /v1/agents/{id}: tokens the agent's state has consumed. */
   tokensSeen: number;
   stateVersion: number;
-  /** `{p}:agent:{id}` HASH: the record, scheduling fields, checkpoint metadata. */
+  /** `Keys.agent` HASH: the record, scheduling fields, checkpoint metadata. */
   hashBytes: number;
-  /** `{p}:agent:{id}:state` STRING: the recurrent state blob (the allocator rounds it up to its size class). */
+  /** `Keys.agentState` STRING: the recurrent state blob (the allocator rounds it up to its size class). */
   stateBytes: number;
   /** STRLEN of the state blob: the encoded state itself. */
   stateBlobLength: number;
-  /** `{p}:agent:{id}:mailbox` LIST of waiting task ids (Redis deletes an empty list: 0 when idle). */
+  /** `Keys.mailbox` LIST of waiting task ids (Redis deletes an empty list: 0 when idle). */
   mailboxBytes: number;
   /** hash + state + mailbox: what the agent itself takes. */
   agentBytes: number;
-  /** `{p}:agent:{id}:events` STREAM, the agent-wide event log, capped at ~2,000 entries (MAXLEN ~). */
+  /** `Keys.agentEvents` STREAM, the agent-wide event log, capped at ~2,000 entries (MAXLEN ~). */
   eventsBytes: number;
   eventsEntries: number;
 }
@@ -40,18 +41,18 @@ export async function agentFootprint(
   agentId: string,
 ): Promise<AgentFootprint> {
   const redis = cluster.redis.redis();
-  const base = `${cluster.settings.prefix}:agent:${agentId}`;
+  const keys = new Keys(cluster.settings.prefix);
   const usage = async (key: string) =>
     Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
   const agent = await client.getAgent(agentId);
   const [hashBytes, stateBytes, stateBlobLength, mailboxBytes, eventsBytes, eventsEntries] =
     await Promise.all([
-      usage(base),
-      usage(`${base}:state`),
-      redis.strlen(`${base}:state`),
-      usage(`${base}:mailbox`),
-      usage(`${base}:events`),
-      redis.xlen(`${base}:events`),
+      usage(keys.agent(agentId)),
+      usage(keys.agentState(agentId)),
+      redis.strlen(keys.agentState(agentId)),
+      usage(keys.mailbox(agentId)),
+      usage(keys.agentEvents(agentId)),
+      redis.xlen(keys.agentEvents(agentId)),
     ]);
   return {
     tokensSeen: agent.tokensSeen,
@@ -353,8 +354,7 @@ export async function measureContextGrowth(
     .find((e) => e.kind === 'completed' && (e.data as { tokensIn: number }).tokensIn > MAX_INPUT_CHARS / 2);
   let bigTaskBytes = 0;
   if (firstBig) {
-    const base = `${cluster.settings.prefix}:task:${firstBig.taskId}`;
-    for (const key of [base, `${base}:events`, `${base}:output`, `${base}:ids`]) {
+    for (const key of new Keys(cluster.settings.prefix).taskKeys(firstBig.taskId)) {
       bigTaskBytes += Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
     }
   }

@@ -52,6 +52,13 @@ export const EnvSchema = z.object({
   GOOSEHERD_ENGINE_THREADS: int(1, 256).optional(),
   /** Agents one tenant may hold. */
   GOOSEHERD_MAX_AGENTS_PER_TENANT: int(1, 1_000_000).default(1000),
+  /** Tasks one agent may hold waiting or running; a submission past it is answered 429. */
+  GOOSEHERD_MAX_QUEUED_TASKS: int(1, 1_000_000).default(1000),
+  /**
+   * Bytes of task input and output (plus 4 per output token id) one tenant may store within the retention period
+   * (GOOSEHERD_TASK_TTL_S); a submission past it is answered 429.
+   */
+  GOOSEHERD_MAX_TENANT_BYTES: int(1024, Number.MAX_SAFE_INTEGER).default(1024 ** 3),
   /** Requests per key per window. */
   GOOSEHERD_RATE_LIMIT: int(1, 1_000_000).default(600),
   GOOSEHERD_RATE_WINDOW_S: int(1, 3600).default(60),

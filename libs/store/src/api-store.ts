@@ -36,7 +36,8 @@ export interface ApiStore {
     tenantId: string,
     agentId: string,
     task: Required<Pick<CreateTaskBody, 'input' | 'maxTokens'>> & Pick<CreateTaskBody, 'stop' | 'sampling'>,
-  ): Promise<{ task: TaskAccepted; segment?: AgentSegmentJob } | undefined>;
+    options?: SubmitOptions,
+  ): Promise<{ task: TaskAccepted; segment?: AgentSegmentJob; replayed?: boolean } | undefined>;
   getTask(tenantId: string, taskId: string): Promise<TaskView | undefined>;
   /**
    * Queued → cancelled at once ('cancelled'); running → the worker is told and stops within a step
@@ -48,6 +49,38 @@ export interface ApiStore {
   readTaskEvents(taskId: string, after: number, count: number): Promise<TaskEvent[]>;
   /** Events of all of an agent's tasks with agentSeq > after, oldest first, at most `count`. */
   readAgentEvents(agentId: string, after: number, count: number): Promise<TaskEvent[]>;
+}
+
+export interface SubmitOptions {
+  /**
+   * The client's Idempotency-Key: within 24 h the same key and body return the task it created (`replayed`)
+   * instead of a new one; the same key with another body throws IdempotencyConflictError.
+   */
+  idempotencyKey?: string;
+}
+
+/** The agent already holds the most tasks waiting or running (GOOSEHERD_MAX_QUEUED_TASKS). */
+export class QueuedTaskLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`this agent already holds the maximum of ${limit} waiting or running tasks`);
+    this.name = 'QueuedTaskLimitError';
+  }
+}
+
+/** The tenant stored its maximum of bytes within the retention period (GOOSEHERD_MAX_TENANT_BYTES). */
+export class TenantStorageLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`this tenant has stored its maximum of ${limit} bytes of task input and output`);
+    this.name = 'TenantStorageLimitError';
+  }
+}
+
+/** An Idempotency-Key was used before with a different request body. */
+export class IdempotencyConflictError extends Error {
+  constructor() {
+    super('this Idempotency-Key was used with a different request body');
+    this.name = 'IdempotencyConflictError';
+  }
 }
 
 /** Thrown by createAgent / forkAgent when the tenant is at its agent limit (→ HTTP 409/429 at the edge). */

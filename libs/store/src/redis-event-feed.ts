@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { TaskEvent } from '@gooseherd/contracts';
 import type { EventFeed } from './event-feed.js';
 import { Keys } from './keys.js';
+import type { StreamKind } from './event-codec.js';
+import type { RedisClient } from './lua/scripts.js';
 import { readStream } from './stream-read.js';
 
 interface Follower {
@@ -14,6 +15,7 @@ interface Follower {
 }
 
 interface Log {
+  readonly kind: StreamKind;
   readonly key: string;
   readonly channel: string;
   readonly seqOf: (e: TaskEvent) => number;
@@ -34,8 +36,8 @@ export class RedisEventFeed implements EventFeed {
   private readonly poll: NodeJS.Timeout;
 
   constructor(
-    private readonly subscriber: Redis,
-    private readonly reader: Redis,
+    private readonly subscriber: RedisClient,
+    private readonly reader: RedisClient,
     options: { prefix: string; pollMs?: number },
   ) {
     this.keys = new Keys(options.prefix);
@@ -47,6 +49,7 @@ export class RedisEventFeed implements EventFeed {
 
   followTask(taskId: string, after: number, onEvent: (event: TaskEvent) => void): () => void {
     return this.follow(
+      'task',
       this.keys.taskEvents(taskId),
       this.keys.taskChannel(taskId),
       (e) => e.seq,
@@ -57,7 +60,7 @@ export class RedisEventFeed implements EventFeed {
 
   followAgent(agentId: string, after: number, onEvent: (event: TaskEvent) => void): () => void {
     const key = this.keys.agentEvents(agentId);
-    return this.follow(key, this.keys.agentChannel(agentId), (e) => e.agentSeq, after, onEvent);
+    return this.follow('agent', key, this.keys.agentChannel(agentId), (e) => e.agentSeq, after, onEvent);
   }
 
   async close(): Promise<void> {
@@ -67,6 +70,7 @@ export class RedisEventFeed implements EventFeed {
   }
 
   private follow(
+    kind: StreamKind,
     key: string,
     channel: string,
     seqOf: (e: TaskEvent) => number,
@@ -75,9 +79,14 @@ export class RedisEventFeed implements EventFeed {
   ): () => void {
     let log = this.logs.get(channel);
     if (!log) {
-      log = { key, channel, seqOf, followers: new Set() };
+      log = { kind, key, channel, seqOf, followers: new Set() };
       this.logs.set(channel, log);
-      this.subscriber.subscribe(channel).catch(() => undefined); // re-subscribed by ioredis on reconnect
+      // Notifications published before the subscription took effect are missed: read again once it has (on a
+      // Cluster the subscriber connection may only now be opening). ioredis re-subscribes after a reconnect.
+      this.subscriber.subscribe(channel).then(
+        () => this.wake(this.logs.get(channel)),
+        () => undefined,
+      );
     }
     const follower: Follower = { cursor: after, onEvent, reading: false, dirty: false, stopped: false };
     log.followers.add(follower);
@@ -110,7 +119,7 @@ export class RedisEventFeed implements EventFeed {
         f.dirty = false;
         let batch: TaskEvent[];
         do {
-          batch = await readStream(this.reader, log.key, f.cursor, BATCH);
+          batch = await readStream(this.reader, log.kind, log.key, f.cursor, BATCH);
           for (const event of batch) {
             if (f.stopped) return;
             const seq = log.seqOf(event);

@@ -1,8 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { AgentSegmentJob, FinishReason, Sampling, TaskStatus } from '@gooseherd/contracts';
 import { Keys } from './keys.js';
-import { withScripts, type ScriptedRedis } from './lua/register.js';
+import { withScripts, type RedisClient, type ScriptedRedis } from './lua/scripts.js';
 import { parseJsonField } from './records.js';
+import { clock, MAX_MAILBOX_RETRIES, operationId } from './operation.js';
+import { SchedulingLedger } from './scheduling-ledger.js';
+import { TenantStorage } from './tenant-storage.js';
 
 /** A worker's hold on an agent for one segment. Every write names it; a newer holder fences it out. */
 export interface Lease {
@@ -74,41 +76,24 @@ export interface TaskEnd {
   flushText?: string;
 }
 
-/**
- * KEYS: agent, task. ARGV: epoch. → -1 (fenced) | faults in a row without progress. Progress is the task's
- * durable tokensOut: a fault at a new position starts the count again.
- */
-const RECORD_SEGMENT_FAULT = `
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
-if redis.call('HGET', KEYS[2], 'status') ~= 'running' then return -1 end
-local at = redis.call('HGET', KEYS[2], 'tokensOut') or '0'
-if redis.call('HGET', KEYS[2], 'faultAt') == at then return redis.call('HINCRBY', KEYS[2], 'faults', 1) end
-redis.call('HSET', KEYS[2], 'faults', 1, 'faultAt', at)
-return 1
-`;
-
-/** KEYS: agent. ARGV: epoch, attention JSON ('' = clear). → 0 fenced | 1. */
-const SET_AGENT_ATTENTION = `
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'attention') else redis.call('HSET', KEYS[1], 'attention', ARGV[2]) end
-return 1
-`;
-
 /** The worker's side of the store: segment leases, fenced token/checkpoint/finish writes. */
 export class WorkerStore {
   readonly keys: Keys;
   private readonly redis: ScriptedRedis;
+  private readonly ledger: SchedulingLedger;
+  private readonly storage: TenantStorage;
+  /** On a Cluster the queue's lock lives in another slot: it is checked just before the script, not inside. */
+  private readonly lockInScript: boolean;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly options: { prefix: string; taskTtlSeconds: number },
   ) {
     this.redis = withScripts(redis);
     this.keys = new Keys(options.prefix);
-  }
-
-  private head(): [string, string] {
-    return [this.options.prefix, new Date().toISOString()];
+    this.ledger = new SchedulingLedger(this.redis, this.keys);
+    this.storage = new TenantStorage(this.redis, this.keys, options.taskTtlSeconds);
+    this.lockInScript = !redis.isCluster;
   }
 
   /** `lock`: the queue job's lock key and this run's token; the segment is stale unless it still holds it. */
@@ -117,23 +102,50 @@ export class WorkerStore {
     worker: string,
     lock?: { key: string; token: string },
   ): Promise<SegmentStart> {
-    const r = (await this.redis.ghBeginSegment(
-      ...this.head(),
-      job.agentId,
-      job.seq,
-      worker,
-      lock?.key ?? '',
-      lock?.token ?? '',
-    )) as string[];
-    if (r[0] === 'stale') return { kind: 'stale' };
-    if (r[0] === 'idle') return { kind: 'idle' };
-    const [, epoch, taskId, mode] = r;
     const k = this.keys;
+    const agentId = job.agentId;
+    let r: string[] | undefined;
+    for (let attempt = 0; attempt < MAX_MAILBOX_RETRIES && !r; attempt++) {
+      if (lock && !this.lockInScript && (await this.redis.get(lock.key)) !== lock.token)
+        return { kind: 'stale' };
+      const head = (await this.redis.lindex(k.mailbox(agentId), 0)) ?? '';
+      const keys = [
+        k.agent(agentId),
+        k.mailbox(agentId),
+        head ? k.task(head) : k.agent(agentId),
+        head ? k.taskEvents(head) : k.agent(agentId),
+        k.agentEvents(agentId),
+      ];
+      if (lock && this.lockInScript) keys.push(lock.key);
+      const [now, nowMs] = clock();
+      const reply = (await this.redis.ghBeginSegment(
+        keys.length,
+        ...keys,
+        agentId,
+        job.seq,
+        worker,
+        head,
+        now,
+        nowMs,
+        head ? k.taskChannel(head) : '',
+        k.agentChannel(agentId),
+        operationId(),
+        lock?.token ?? '',
+      )) as string[];
+      if (reply[0] !== 'retry') r = reply;
+    }
+    if (!r) throw new Error(`the mailbox of ${agentId} kept changing while its segment began`);
+    if (r[0] === 'stale') return { kind: 'stale' };
+    if (r[0] === 'idle') {
+      await this.ledger.idle(agentId, job.tenantId).catch(() => undefined);
+      return { kind: 'idle' };
+    }
+    const [, epoch, taskId, mode] = r;
     const [[, a], [, t], [, state], [, ids], [, output]] = (await this.redis
       .multi()
-      .hgetall(k.agent(job.agentId))
+      .hgetall(k.agent(agentId))
       .hgetall(k.task(taskId))
-      .getBuffer(k.agentState(job.agentId))
+      .getBuffer(k.agentState(agentId))
       .getBuffer(k.taskTokenIds(taskId))
       .get(k.taskOutput(taskId))
       .exec()) as [
@@ -147,7 +159,7 @@ export class WorkerStore {
     if (ids) for (let i = 0; i + 4 <= ids.length; i += 4) outputIds.push(ids.readUInt32LE(i));
     return {
       kind: 'run',
-      lease: { agentId: job.agentId, tenantId: job.tenantId, epoch, taskId },
+      lease: { agentId, tenantId: job.tenantId, epoch: String(epoch), taskId },
       mode: mode as 'fresh' | 'continue' | 'resume',
       agent: {
         model: a.model,
@@ -174,27 +186,40 @@ export class WorkerStore {
     };
   }
 
-  /** Appends generated tokens (ids, text deltas, one token event each) to the task, fenced. */
+  /**
+   * Appends generated tokens to the task, fenced: their ids, their text, and their token events (one per token
+   * for clients; stored as one stream entry per call, see event-codec.ts).
+   */
   async appendTokens(
     lease: Lease,
     tokens: readonly { id: number; text: string }[],
     tokensOutAfter: number,
   ): Promise<WriteResult> {
     if (tokens.length === 0) return 'ok';
+    const k = this.keys;
     const packed = Buffer.alloc(tokens.length * 4);
     tokens.forEach((t, i) => packed.writeUInt32LE(t.id, i * 4));
-    const first = tokensOutAfter - tokens.length;
-    const events = tokens.map((t, i) => JSON.stringify({ text: t.text, tokensOut: first + i + 1 }));
-    const text = tokens.map((t) => t.text).join('');
+    const texts = JSON.stringify(tokens.map((t) => t.text)).slice(1, -1);
+    const [now, nowMs] = clock();
     return (await this.redis.ghAppendTokens(
-      ...this.head(),
+      k.agent(lease.agentId),
+      k.task(lease.taskId),
+      k.taskEvents(lease.taskId),
+      k.agentEvents(lease.agentId),
+      k.taskTokenIds(lease.taskId),
+      k.taskOutput(lease.taskId),
       lease.agentId,
       lease.epoch,
       lease.taskId,
       packed,
       tokensOutAfter,
-      text,
-      ...events,
+      tokens.map((t) => t.text).join(''),
+      texts,
+      tokens.length,
+      now,
+      nowMs,
+      k.taskChannel(lease.taskId),
+      k.agentChannel(lease.agentId),
     )) as WriteResult;
   }
 
@@ -207,8 +232,14 @@ export class WorkerStore {
     write: CheckpointWrite,
     yieldSegment = false,
   ): Promise<{ result: WriteResult; stateVersion?: number; next?: AgentSegmentJob }> {
+    const k = this.keys;
+    const [now, nowMs] = clock();
     const r = (await this.redis.ghCommitCheckpoint(
-      ...this.head(),
+      k.agent(lease.agentId),
+      k.agentState(lease.agentId),
+      k.task(lease.taskId),
+      k.taskEvents(lease.taskId),
+      k.agentEvents(lease.agentId),
       lease.agentId,
       lease.epoch,
       lease.taskId,
@@ -218,10 +249,15 @@ export class WorkerStore {
       write.tokensIn ?? '',
       write.tokensOut,
       yieldSegment ? 'yield' : 'checkpoint',
-    )) as [string, number, number, number, number];
+      now,
+      nowMs,
+      k.taskChannel(lease.taskId),
+      k.agentChannel(lease.agentId),
+      operationId(),
+    )) as [string, number, number, number];
     if (r[0] === 'fenced') return { result: 'fenced' };
-    const [, stateVersion, nextSeq, priority, cancel] = r;
-    const next = nextSeq > 0 ? this.job(lease, nextSeq, priority) : undefined;
+    const [, stateVersion, nextSeq, cancel] = r;
+    const next = nextSeq > 0 ? await this.nextJob(lease, nextSeq) : undefined;
     return { result: cancel === 1 ? 'cancel' : 'ok', stateVersion, next };
   }
 
@@ -230,6 +266,7 @@ export class WorkerStore {
     lease: Lease,
     end: TaskEnd,
   ): Promise<{ result: 'ok' | 'fenced'; stateVersion?: number; next?: AgentSegmentJob }> {
+    const k = this.keys;
     const finalData =
       end.status === 'succeeded'
         ? { finishReason: end.finishReason, tokensIn: end.tokensIn, tokensOut: end.tokensOut }
@@ -238,8 +275,13 @@ export class WorkerStore {
           : { tokensOut: end.tokensOut };
     const flush = end.flushText ?? '';
     const ckpt = end.checkpoint;
+    const [now, nowMs] = clock();
     const r = (await this.redis.ghFinishTask(
-      ...this.head(),
+      k.agent(lease.agentId),
+      k.agentState(lease.agentId),
+      k.mailbox(lease.agentId),
+      ...k.taskKeys(lease.taskId),
+      k.agentEvents(lease.agentId),
       lease.agentId,
       lease.epoch,
       lease.taskId,
@@ -252,12 +294,21 @@ export class WorkerStore {
       end.error ?? '',
       JSON.stringify(finalData),
       flush,
-      flush ? JSON.stringify({ text: flush, tokensOut: end.tokensOut }) : '',
+      end.tokensOut,
       this.options.taskTtlSeconds,
-    )) as [string, number, number, number];
+      now,
+      nowMs,
+      k.taskChannel(lease.taskId),
+      k.agentChannel(lease.agentId),
+      operationId(),
+      JSON.stringify(flush),
+    )) as [string, number, number, number, number];
     if (r[0] === 'fenced') return { result: 'fenced' };
-    const [, stateVersion, nextSeq, priority] = r;
-    return { result: 'ok', stateVersion, next: nextSeq > 0 ? this.job(lease, nextSeq, priority) : undefined };
+    const [, stateVersion, nextSeq, idle, outputBytes] = r;
+    // Cross-slot bookkeeping after the fact, best effort: the reconciler repairs what a failure here leaves.
+    if (idle === 1) await this.ledger.idle(lease.agentId, lease.tenantId).catch(() => undefined);
+    await this.storage.add(lease.tenantId, outputBytes + 4 * end.tokensOut).catch(() => undefined);
+    return { result: 'ok', stateVersion, next: nextSeq > 0 ? await this.nextJob(lease, nextSeq) : undefined };
   }
 
   /**
@@ -266,12 +317,12 @@ export class WorkerStore {
    * them); 'fenced' when the lease is no longer the agent's. The worker fails the task after a few.
    */
   async recordSegmentFault(lease: Lease): Promise<number | 'fenced'> {
-    const r = (await this.redis.eval(
-      RECORD_SEGMENT_FAULT,
-      2,
+    const r = (await this.redis.ghRecordSegmentFault(
       this.keys.agent(lease.agentId),
       this.keys.task(lease.taskId),
+      lease.agentId,
       lease.epoch,
+      operationId(),
     )) as number;
     return r < 0 ? 'fenced' : r;
   }
@@ -284,10 +335,9 @@ export class WorkerStore {
     const attention = reason
       ? JSON.stringify({ reason, since: new Date().toISOString(), taskId: lease.taskId })
       : '';
-    const r = (await this.redis.eval(
-      SET_AGENT_ATTENTION,
-      1,
+    const r = (await this.redis.ghSetAgentAttention(
       this.keys.agent(lease.agentId),
+      lease.agentId,
       String(lease.epoch),
       attention,
     )) as number;
@@ -314,38 +364,33 @@ export class WorkerStore {
 
   /**
    * Agents that have work scheduled, with the segment job that should exist for each. The reconciler
-   * re-enqueues any whose job is missing (a process died between the store's change and the enqueue).
+   * re-enqueues any whose job is missing (a process died between the store's change and the enqueue), and
+   * listings of idle or deleted agents are dropped here once they are old enough.
    */
   async *scheduledSegments(): AsyncGenerator<AgentSegmentJob> {
-    let cursor = '0';
-    do {
-      const [next, ids] = await this.redis.sscan(this.keys.activeAgents(), cursor, 'COUNT', 200);
-      cursor = next;
-      for (const agentId of ids) {
-        const [tenantId, active, seq] = await this.redis.hmget(
-          this.keys.agent(agentId),
-          'tenant',
-          'active',
-          'segSeq',
-        );
-        if (!tenantId || active !== '1') {
-          // Re-checked inside Redis: a task submitted since the read above may have re-activated the agent.
-          await this.redis.eval(
-            "if redis.call('HGET', KEYS[1], 'active') ~= '1' then redis.call('SREM', KEYS[2], ARGV[1]) end",
-            2,
-            this.keys.agent(agentId),
-            this.keys.activeAgents(),
-            agentId,
-          );
-          continue;
-        }
-        const depth = Number((await this.redis.hget(this.keys.tenantDepth(), tenantId)) ?? 1);
-        yield { agentId, tenantId, seq: Number(seq), priority: Math.max(1, depth) };
+    for await (const listing of this.ledger.listings()) {
+      const readAtMs = Date.now();
+      const [tenantId, active, seq] = await this.redis.hmget(
+        this.keys.agent(listing.agentId),
+        'tenant',
+        'active',
+        'segSeq',
+      );
+      if (tenantId !== listing.tenantId || active !== '1') {
+        await this.ledger.drop(listing.agentId, listing.tenantId, listing.listedAtMs, readAtMs);
+        continue;
       }
-    } while (cursor !== '0');
+      const busy = await this.ledger.busy(tenantId);
+      yield { agentId: listing.agentId, tenantId, seq: Number(seq), priority: Math.max(1, busy) };
+    }
   }
 
-  private job(lease: Lease, seq: number, priority: number): AgentSegmentJob {
-    return { agentId: lease.agentId, tenantId: lease.tenantId, seq, priority: Math.max(1, priority) };
+  /** The job that continues the agent; its priority is the tenant's busy agents (listing it refreshes it). */
+  private async nextJob(lease: Lease, seq: number): Promise<AgentSegmentJob> {
+    const busy = await this.ledger
+      .list(lease.agentId, lease.tenantId)
+      .then((l) => l.busy)
+      .catch(() => 1);
+    return { agentId: lease.agentId, tenantId: lease.tenantId, seq, priority: Math.max(1, busy) };
   }
 }

@@ -12,7 +12,7 @@ export interface ScriptCall {
   /** Redis's time of the call, seconds. */
   time: number;
   source: string;
-  /** `evalsha`/`eval`, sha or source, numkeys, then the script's ARGV. */
+  /** `evalsha`/`eval`, sha or source, numkeys, then the script's KEYS and ARGV (the first 24 arguments). */
   args: string[];
   /** Each command the script ran: name (upper case) and first key. */
   ran: { command: string; key: string }[];
@@ -125,7 +125,7 @@ export class MonitorTap {
     }
     this.current = undefined;
     if (this.sources !== 'all' && !this.sources.has(source)) return;
-    const args = quotedArgs(rest, 12);
+    const args = quotedArgs(rest, 24);
     if (!/^eval(sha)?$/i.test(args[0] ?? '')) return;
     this.current = { time: Number(time), source, args, ran: [] };
     this.calls.push(this.current);

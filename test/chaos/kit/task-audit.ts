@@ -1,16 +1,16 @@
 import type { AgentView, EventDataMap, TaskEvent, TaskView } from '@gooseherd/contracts';
 import type { Redis } from 'ioredis';
 import { ofKind, sequenceProblems, streamedText } from '@gooseherd/test-kit';
+import { Keys, readStream } from '@gooseherd/store';
 
 /**
  * Audits of what a task left in Redis, read directly (not through the API): its durable event log, its output
  * and token-id keys. Every check returns problems as sentences; the empty list means the guarantee held.
  */
 
-/** A task's durable event log, in stream order (XRANGE of `{p}:task:{id}:events`). */
+/** A task's durable event log, in stream order (the store's reader of its events stream, one event per token). */
 export async function durableTaskLog(redis: Redis, prefix: string, taskId: string): Promise<TaskEvent[]> {
-  const entries = await redis.xrange(`${prefix}:task:${taskId}:events`, '-', '+');
-  return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('e') + 1]) as TaskEvent);
+  return readStream(redis, 'task', new Keys(prefix).taskEvents(taskId), 0, Number.MAX_SAFE_INTEGER);
 }
 
 /** What one task's log says about its attempts and the work redone after each crash. */
@@ -170,8 +170,8 @@ export function textDiff(got: string, want: string): string {
 /** The task's durable output key and token-id key agree with its record (no double APPEND, no lost write). */
 export async function durableOutputProblems(redis: Redis, prefix: string, task: TaskView): Promise<string[]> {
   const [output, idBytes] = await Promise.all([
-    redis.get(`${prefix}:task:${task.id}:output`),
-    redis.strlen(`${prefix}:task:${task.id}:ids`),
+    redis.get(new Keys(prefix).taskOutput(task.id)),
+    redis.strlen(new Keys(prefix).taskTokenIds(task.id)),
   ]);
   const problems: string[] = [];
   if (output !== task.output) problems.push(`output key ${textDiff(output ?? '', task.output)}`);
@@ -229,7 +229,8 @@ export async function taskStates(
   taskIds: string[],
 ): Promise<Map<string, { status: string; worker: string | null; tokensOut: number }>> {
   const pipeline = redis.pipeline();
-  for (const id of taskIds) pipeline.hmget(`${prefix}:task:${id}`, 'status', 'worker', 'tokensOut');
+  const keys = new Keys(prefix);
+  for (const id of taskIds) pipeline.hmget(keys.task(id), 'status', 'worker', 'tokensOut');
   const answers = (await pipeline.exec()) ?? [];
   const out = new Map<string, { status: string; worker: string | null; tokensOut: number }>();
   answers.forEach(([err, value], i) => {

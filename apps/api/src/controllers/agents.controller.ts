@@ -1,4 +1,16 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   CreateAgentSchema,
   CreateTaskSchema,
@@ -13,16 +25,46 @@ import {
   type TaskAccepted,
 } from '@gooseherd/contracts';
 import type { SegmentProducer } from '@gooseherd/queue';
-import { AgentLimitError, type ApiStore, withRedisDeadline } from '@gooseherd/store';
+import {
+  AgentLimitError,
+  IdempotencyConflictError,
+  QueuedTaskLimitError,
+  TenantStorageLimitError,
+  type ApiStore,
+  withRedisDeadline,
+} from '@gooseherd/store';
+import type { ApiResponse } from '../http/api-request.js';
 import type { Principal } from '../auth/api-key-authenticator.js';
 import { CurrentPrincipal } from '../http/principal.decorator.js';
-import { Problems } from '../http/problem.js';
+import { ProblemException, Problems } from '../http/problem.js';
 import { ZodValidationPipe } from '../http/zod-validation.pipe.js';
 import type { Logger } from '../observability/logger.js';
 import { API_STORE, ENV, LOGGER, SEGMENT_PRODUCER } from '../tokens.js';
 import { requireId } from './resource-id.js';
 
 const DEFAULT_PAGE_SIZE = 20;
+/** An Idempotency-Key: 1 to 255 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** Problems only task submission answers with (kept beside it; same shape as http/problem.ts). */
+const SubmissionProblems = {
+  limit: (slug: string, title: string, detail: string, limit: string) =>
+    new ProblemException({
+      type: `urn:gooseherd:problem:${slug}`,
+      title,
+      status: 429,
+      detail,
+      errors: [{ field: limit, message: detail }],
+    }),
+  idempotencyKey: (message: string) =>
+    new ProblemException({
+      type: 'urn:gooseherd:problem:idempotency-key',
+      title: 'Idempotency-Key reused',
+      status: 422,
+      detail: message,
+      errors: [{ field: 'Idempotency-Key', message }],
+    }),
+};
 const ENQUEUE_TIMEOUT_MS = 2_000;
 
 @Controller('v1/agents')
@@ -93,6 +135,9 @@ export class AgentsController {
    * Stores the task; when the agent was idle, its work segment is enqueued before the 202 goes out. The task
    * is durable once stored: if the enqueue fails, the store's reconciler enqueues the segment later, so the
    * answer is still 202 (a 503 would invite a duplicate submission).
+   *
+   * With an `Idempotency-Key` header, the same key and body within 24 h answer 202 with the task the first
+   * request created (and `Idempotent-Replayed: true`), never a second task; the same key with another body is 422.
    */
   @Post(':id/tasks')
   @HttpCode(202)
@@ -100,14 +145,32 @@ export class AgentsController {
     @CurrentPrincipal() { tenantId }: Principal,
     @Param('id') id: string,
     @Body(new ZodValidationPipe(CreateTaskSchema)) body: CreateTaskBody,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ApiResponse,
   ): Promise<TaskAccepted> {
-    const submitted = await this.store.submitTask(tenantId, requireId(id, 'agent'), {
-      input: body.input,
-      maxTokens: body.maxTokens ?? LIMITS.defaultMaxTokens,
-      stop: body.stop,
-      sampling: body.sampling,
-    });
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw Problems.validation(
+        [{ field: 'Idempotency-Key', message: 'expected 1 to 255 visible ASCII characters' }],
+        'the Idempotency-Key header is invalid',
+      );
+    }
+    const submitted = await this.store
+      .submitTask(
+        tenantId,
+        requireId(id, 'agent'),
+        {
+          input: body.input,
+          maxTokens: body.maxTokens ?? LIMITS.defaultMaxTokens,
+          stop: body.stop,
+          sampling: body.sampling,
+        },
+        { idempotencyKey },
+      )
+      .catch((error: unknown) => {
+        throw this.submissionProblem(error);
+      });
     if (!submitted) throw Problems.notFound('agent not found');
+    if (submitted.replayed) res.setHeader('Idempotent-Replayed', 'true');
     if (submitted.segment) {
       await withRedisDeadline(this.producer.enqueue(submitted.segment), ENQUEUE_TIMEOUT_MS, 'enqueue').catch(
         (error: Error) =>
@@ -118,6 +181,27 @@ export class AgentsController {
       );
     }
     return submitted.task;
+  }
+
+  private submissionProblem(error: unknown): unknown {
+    if (error instanceof QueuedTaskLimitError) {
+      return SubmissionProblems.limit(
+        'queued-task-limit',
+        'Queued task limit reached',
+        error.message,
+        'GOOSEHERD_MAX_QUEUED_TASKS',
+      );
+    }
+    if (error instanceof TenantStorageLimitError) {
+      return SubmissionProblems.limit(
+        'tenant-storage-limit',
+        'Tenant storage limit reached',
+        error.message,
+        'GOOSEHERD_MAX_TENANT_BYTES',
+      );
+    }
+    if (error instanceof IdempotencyConflictError) return SubmissionProblems.idempotencyKey(error.message);
+    return error;
   }
 
   private async withAgentLimit<T>(create: () => Promise<T>): Promise<T> {

@@ -83,7 +83,12 @@ export class InfrastructureModule {
           provide: API_STORE,
           inject: [RedisConnections],
           useFactory: (c: RedisConnections) =>
-            new RedisStore(c.store, { prefix, taskTtlSeconds: env.GOOSEHERD_TASK_TTL_S }),
+            new RedisStore(c.store, {
+              prefix,
+              taskTtlSeconds: env.GOOSEHERD_TASK_TTL_S,
+              maxQueuedTasks: env.GOOSEHERD_MAX_QUEUED_TASKS,
+              maxTenantBytes: env.GOOSEHERD_MAX_TENANT_BYTES,
+            }),
         },
         {
           // One upstream follower per log on this instance, shared by all of that log's clients.

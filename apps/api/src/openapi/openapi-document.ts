@@ -121,12 +121,27 @@ export function buildOpenApiDocument(modelName: string): OpenAPIObject {
         parameters: [idParam('agent id')],
         post: {
           summary: "Submit a task to the agent's mailbox",
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              schema: { type: 'string', minLength: 1, maxLength: 255 },
+              description:
+                'the same key and body within 24 h answer the task the first request created (202, ' +
+                '`Idempotent-Replayed: true`); the same key with another body is 422',
+            },
+          ],
           requestBody: { required: true, content: json('CreateTask') },
           responses: {
             '202': { description: 'queued', content: json('TaskAccepted') },
             ...withBody,
             ...notFound,
             ...common,
+            '422': problem('the Idempotency-Key was used with a different body'),
+            '429': problem(
+              'rate limit exceeded, or the agent holds GOOSEHERD_MAX_QUEUED_TASKS tasks, or the tenant stored ' +
+                'GOOSEHERD_MAX_TENANT_BYTES (named in `errors[].field`)',
+            ),
           },
         },
       },
