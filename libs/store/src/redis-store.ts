@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   ID_PATTERN,
@@ -21,10 +20,6 @@ export interface RedisStoreOptions {
   taskTtlSeconds: number;
 }
 
-export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey).digest('hex');
-}
-
 /** The API's side of the store (see ApiStore). Multi-key changes run as Lua scripts, atomically. */
 export class RedisStore implements ApiStore {
   readonly keys: Keys;
@@ -44,26 +39,6 @@ export class RedisStore implements ApiStore {
 
   async ping(): Promise<void> {
     await this.redis.ping();
-  }
-
-  async tenantForApiKey(apiKey: string): Promise<string | undefined> {
-    return (await this.redis.get(this.keys.apiKey(hashApiKey(apiKey)))) ?? undefined;
-  }
-
-  async ensureApiKey(tenantId: string, apiKey: string): Promise<void> {
-    await this.redis.set(this.keys.apiKey(hashApiKey(apiKey)), tenantId);
-  }
-
-  async createTenant(name: string): Promise<{ tenantId: string; apiKey: string }> {
-    const slug =
-      name
-        .toLowerCase()
-        .replace(/[^a-z0-9_.-]+/g, '-')
-        .slice(0, 40) || 'tenant';
-    const tenantId = `${slug}-${randomBytes(4).toString('hex')}`;
-    const apiKey = `gh_${randomBytes(32).toString('base64url')}`;
-    await this.ensureApiKey(tenantId, apiKey);
-    return { tenantId, apiKey };
   }
 
   async createAgent(
@@ -164,13 +139,6 @@ export class RedisStore implements ApiStore {
       .exec()) as [[unknown, Record<string, string>], [unknown, string | null]];
     if (h.tenant !== tenantId) return undefined;
     return taskView(h, output ?? '');
-  }
-
-  /** The agent a task belongs to, if the tenant owns it (subscription checks). */
-  async taskAgent(tenantId: string, taskId: string): Promise<string | undefined> {
-    if (!ID_PATTERN.test(taskId)) return undefined;
-    const [tenant, agentId] = await this.redis.hmget(this.keys.task(taskId), 'tenant', 'agentId');
-    return tenant === tenantId && agentId ? agentId : undefined;
   }
 
   async cancelTask(
