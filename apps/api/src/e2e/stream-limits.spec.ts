@@ -148,17 +148,18 @@ describe('replay volume per key', () => {
     let events = 0;
     let limited: Json | undefined;
     for (let i = 0; i <= full + 1 && !limited; i++) {
-      socket.frames.length = 0;
+      const from = socket.frames.length;
+      const fresh = () => socket.frames.slice(from);
       socket.send({ type: 'subscribe', taskId: task.id });
       await waitFor(
         'the replay to end',
         () =>
-          socket.frames.find((f) => f.type === 'event' && f.kind === 'completed') ??
-          socket.frames.find((f) => f.type === 'error'),
+          fresh().find((f) => f.type === 'event' && f.kind === 'completed') ??
+          fresh().find((f) => f.type === 'error'),
         30_000,
       );
-      events += socket.frames.filter((f) => f.type === 'event').length;
-      limited = socket.frames.find((f) => f.type === 'error');
+      events += fresh().filter((f) => f.type === 'event').length;
+      limited = fresh().find((f) => f.type === 'error');
     }
     expect(limited).toMatchObject({ code: 'replay_limited', field: 'taskId' });
     expect(events).toBe(STREAM_LIMITS.replayEventsPerKey);

@@ -1,8 +1,9 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import { classifyRedisFailure } from '@gooseherd/store';
 import { ApiKeyAuthenticator, bearerToken } from '../auth/api-key-authenticator.js';
 import { FailedAuthLimiter } from '../auth/failed-auth-limiter.js';
 import type { ApiRequest, ApiResponse, Next } from './api-request.js';
-import { Problems, sendProblem } from './problem.js';
+import { Problems, redisUnavailableProblem, sendProblem } from './problem.js';
 
 /**
  * Every /v1 request carries `Authorization: Bearer <key>`; sets `req.principal` or answers 401. A client
@@ -28,8 +29,13 @@ export class ApiKeyMiddleware implements NestMiddleware {
     let blockedNow: number | undefined;
     try {
       blockedNow = await this.failures.recordFailure(address);
-    } catch {
-      return sendProblem(res, Problems.unavailable());
+    } catch (error) {
+      // Failures are never let through uncounted: 503 (with the Retry-After the Redis failure calls for).
+      const failure = classifyRedisFailure(error);
+      return sendProblem(
+        res,
+        failure.kind === 'error' ? Problems.unavailable() : redisUnavailableProblem(failure),
+      );
     }
     if (blockedNow !== undefined) return sendProblem(res, Problems.tooManyFailedAuthentications(blockedNow));
     sendProblem(

@@ -70,7 +70,8 @@ function parseJson(bytes: Buffer): { value: unknown } | { problem: ProblemExcept
   } catch {
     return { problem: Problems.malformedBody('the body is not valid UTF-8') };
   }
-  if (text.trim() === '') return { value: undefined };
+  // Only an empty body is "no body"; whitespace alone is not JSON (400 naming body, like any malformed body).
+  if (text === '') return { value: undefined };
   try {
     return { value: JSON.parse(text) as unknown };
   } catch (error) {
