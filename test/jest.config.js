@@ -21,6 +21,7 @@ module.exports = {
     '<rootDir>/abuse/**/*.abuse.spec.ts',
     '<rootDir>/load/**/*.load.spec.ts',
     '<rootDir>/chaos/**/*.chaos.spec.ts',
+    '<rootDir>/lint/**/*.spec.ts',
   ],
   maxWorkers: 1,
   testTimeout: 600000,

@@ -132,6 +132,17 @@ describe('deploy/k8s manifests', () => {
     expect(graceMs).toBeGreaterThan(workerStopMs(Number(config.GOOSEHERD_DRAIN_MS)));
   });
 
+  it("exposes each worker's metrics port, the one the worker is told to serve, to Prometheus", () => {
+    const port = container(worker).ports.find((p: Doc) => p.name === 'metrics');
+    const env = container(worker).env.find((e: Doc) => e.name === 'GOOSEHERD_WORKER_METRICS_PORT');
+    expect(Number(env.value)).toBe(port.containerPort);
+    expect(worker.spec.template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(port.containerPort),
+      'prometheus.io/path': '/metrics',
+    });
+  });
+
   it('sets only variables the code reads', () => {
     const names = [...Object.keys(config), ...secretKeys];
     for (const deployment of [api, worker])

@@ -59,7 +59,7 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     if (!this.consumer) return;
     this.log.info({ signal, running: this.registry.size }, 'draining');
-    this.registry.draining = true;
+    this.registry.drain();
     const margin = Math.min(1000, this.env.GOOSEHERD_DRAIN_MS / 4);
     const deadline = new Promise<'timeout'>((r) =>
       setTimeout(r, this.env.GOOSEHERD_DRAIN_MS - margin, 'timeout').unref(),

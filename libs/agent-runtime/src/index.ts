@@ -5,3 +5,5 @@ export * from './model-loader.js';
 export * from './batched-decoder.js';
 export * from './task-generation.js';
 export * from './numeric-health.js';
+export * from './agent-turn.js';
+export * from './tool-dialect.js';

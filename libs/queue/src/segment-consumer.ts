@@ -39,8 +39,6 @@ export interface SegmentRun {
   readonly job: AgentSegmentJob;
   /** This run's lock on the job; absent only for a job BullMQ handed out without a token. */
   readonly lock: SegmentLock | undefined;
-  /** Times this job has failed before this run (any reason: Redis away, a fault, a lost lease). */
-  readonly attemptsMade: number;
   /** Whether this run still holds its job's lock (false: its lease expired and another run may own it). */
   holdsLease(): Promise<boolean>;
 }
@@ -86,7 +84,6 @@ export class SegmentConsumer {
     return {
       job: job.data,
       lock,
-      attemptsMade: job.attemptsMade,
       holdsLease: async () => !lock || (await this.connection.get(lock.key)) === lock.token,
     };
   }

@@ -6,7 +6,6 @@ export { Keys, newId, newTaskId, slotTag } from './keys.js';
 export { LUA_DIR, loadScripts, type RedisClient } from './lua/scripts.js';
 export {
   RedisStore,
-  hashApiKey,
   DEFAULT_MAX_QUEUED_TASKS,
   DEFAULT_MAX_TENANT_BYTES,
   IDEMPOTENCY_TTL_S,

@@ -22,7 +22,6 @@ import { randomBytes } from 'node:crypto';
  * Keys that span agents live in other slots and are never written by an agent's script (see README.md,
  * "Consistency across slots"):
  *
- *   {p}:key:{sha256}              → tenant id of an API key (keys are never stored in clear)
  *   {p}:{tenant:{t}}:agents       ZSET agent ids by creation time (listing, the per-tenant limit)
  *   {p}:{tenant:{t}}:bytes:{day}  STRING bytes the tenant stored that day (the per-tenant storage cap)
  *   {p}:{sched}:active-agents     ZSET agents that may have work scheduled, by last listing time (reconciler)
@@ -37,10 +36,6 @@ export class Keys {
   }
   private taskBase(taskId: string): string {
     return `${this.prefix}:{${slotTag(taskId)}}:task:${taskId}`;
-  }
-
-  apiKey(hash: string): string {
-    return `${this.prefix}:key:${hash}`;
   }
   tenantAgents(tenantId: string): string {
     return `${this.prefix}:{tenant:${tenantId}}:agents`;

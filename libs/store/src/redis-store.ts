@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   ID_PATTERN,
   type AgentSegmentJob,
@@ -45,10 +45,6 @@ const RESERVATION_GRACE_MS = 60_000;
 /** A tenant at its agent limit has its whole list checked for dangling reservations at most this often. */
 const LIMIT_REPAIR_INTERVAL_MS = 60_000;
 
-export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey).digest('hex');
-}
-
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -78,26 +74,6 @@ export class RedisStore implements ApiStore {
 
   async ping(): Promise<void> {
     await this.redis.ping();
-  }
-
-  async tenantForApiKey(apiKey: string): Promise<string | undefined> {
-    return (await this.redis.get(this.keys.apiKey(hashApiKey(apiKey)))) ?? undefined;
-  }
-
-  async ensureApiKey(tenantId: string, apiKey: string): Promise<void> {
-    await this.redis.set(this.keys.apiKey(hashApiKey(apiKey)), tenantId);
-  }
-
-  async createTenant(name: string): Promise<{ tenantId: string; apiKey: string }> {
-    const slug =
-      name
-        .toLowerCase()
-        .replace(/[^a-z0-9_.-]+/g, '-')
-        .slice(0, 40) || 'tenant';
-    const tenantId = `${slug}-${randomBytes(4).toString('hex')}`;
-    const apiKey = `gh_${randomBytes(32).toString('base64url')}`;
-    await this.ensureApiKey(tenantId, apiKey);
-    return { tenantId, apiKey };
   }
 
   async createAgent(
@@ -371,13 +347,6 @@ export class RedisStore implements ApiStore {
       .exec()) as [[unknown, Record<string, string>], [unknown, string | null]];
     if (h.tenant !== tenantId) return undefined;
     return taskView(h, output ?? '');
-  }
-
-  /** The agent a task belongs to, if the tenant owns it (subscription checks). */
-  async taskAgent(tenantId: string, taskId: string): Promise<string | undefined> {
-    if (!ID_PATTERN.test(taskId)) return undefined;
-    const [tenant, agentId] = await this.redis.hmget(this.keys.task(taskId), 'tenant', 'agentId');
-    return tenant === tenantId && agentId ? agentId : undefined;
   }
 
   async cancelTask(

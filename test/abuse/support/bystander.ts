@@ -44,6 +44,13 @@ export class Bystander {
     return new Bystander(cluster, tenant, accepted.id, tokens, socket);
   }
 
+  /** Milliseconds from each of the task's events being stored (`at`) to its arrival on the socket. */
+  receivedLatencies(): number[] {
+    return this.socket
+      .timedEvents(this.taskId)
+      .map(({ event, receivedAt }) => receivedAt - Date.parse(event.at));
+  }
+
   /** Waits for the final event and checks the task and its stream; returns the task record. */
   async verify(timeoutMs = 60_000): Promise<TaskView> {
     const final = await this.socket.waitForFinalEvent(this.taskId, timeoutMs);

@@ -164,11 +164,19 @@ export async function readSse(
   return { events, ended };
 }
 
-/** The test kit's WebSocket client, read one frame at a time (each with a deadline). */
+/**
+ * The test kit's WebSocket client, read one frame at a time (each with a deadline). `frames` is this reader's
+ * own list (a test may empty it to start over); `next()` reads it in order.
+ */
 export class TestSocket {
+  readonly frames: Json[] = [];
   private read = 0;
 
-  private constructor(private readonly socket: EventSocket) {}
+  private constructor(private readonly socket: EventSocket) {
+    // Frames that came with the upgrade arrived before this constructor ran: the kit's socket kept them.
+    this.frames.push(...socket.frames);
+    socket.ws.on('message', (data) => this.frames.push(JSON.parse(String(data))));
+  }
 
   static async open(url: string): Promise<TestSocket> {
     return new TestSocket(await EventSocket.open(url, undefined));
@@ -176,10 +184,6 @@ export class TestSocket {
 
   get ws(): EventSocket['ws'] {
     return this.socket.ws;
-  }
-
-  get frames(): Json[] {
-    return this.socket.frames;
   }
 
   get closed(): Promise<{ code: number; reason: string }> {
@@ -192,11 +196,7 @@ export class TestSocket {
 
   /** The next unread frame. */
   async next(timeoutMs = 5_000): Promise<Json> {
-    const frame = await this.socket.waitForFrame(() => true, {
-      timeoutMs,
-      what: 'a frame',
-      fromIndex: this.read,
-    });
+    const frame = await waitFor('a frame', () => this.frames[this.read], timeoutMs);
     this.read++;
     return frame;
   }

@@ -6,6 +6,7 @@ import type { ApiResponse } from '../http/api-request.js';
 import { Problems } from '../http/problem.js';
 import { Metrics } from '../observability/metrics.js';
 import { EVENT_FEED } from '../tokens.js';
+import { sseEventText } from './event-text.js';
 import { isReplayed } from './replay.js';
 import { StreamBudget } from './stream-budget.js';
 import { STREAM_LIMITS } from './stream-limits.js';
@@ -155,8 +156,7 @@ export class SseStreams implements OnModuleDestroy {
         return end();
       }
       last = event.seq;
-      if (!writer.write(`id: ${event.seq}\nevent: ${event.kind}\ndata: ${JSON.stringify(event)}\n\n`))
-        return drop();
+      if (!writer.write(sseEventText(event))) return drop();
       if (FINAL_EVENT_KINDS.includes(event.kind)) end();
     });
     // The follower may have delivered a final event synchronously, before follower.stop was assigned.

@@ -8,7 +8,14 @@ import {
 } from '@nestjs/common';
 import type { Env } from '@gooseherd/contracts';
 import { SegmentQueue, type SegmentProducer } from '@gooseherd/queue';
-import { RedisEventFeed, RedisStore, withRedisDeadline, type EventFeed } from '@gooseherd/store';
+import {
+  RedisEventFeed,
+  RedisStore,
+  withRedisDeadline,
+  type ApiStore,
+  type EventFeed,
+} from '@gooseherd/store';
+import { SharedEventFeed } from '../events/shared-event-feed.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../observability/logger.js';
 import { AUTH_FAILURE_LIMITS } from '../auth/failed-auth-limiter.js';
@@ -84,9 +91,11 @@ export class InfrastructureModule {
             }),
         },
         {
+          // One upstream follower per log on this instance, shared by all of that log's clients.
           provide: EVENT_FEED,
-          inject: [RedisConnections],
-          useFactory: (c: RedisConnections) => new RedisEventFeed(c.feedSubscriber, c.feedReader, { prefix }),
+          inject: [RedisConnections, API_STORE],
+          useFactory: (c: RedisConnections, store: ApiStore) =>
+            new SharedEventFeed(new RedisEventFeed(c.feedSubscriber, c.feedReader, { prefix }), store),
         },
         {
           provide: SEGMENT_PRODUCER,

@@ -1,6 +1,7 @@
-import type { ServerFrame } from '@gooseherd/contracts';
+import type { ServerFrame, TaskEvent } from '@gooseherd/contracts';
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/api-key-authenticator.js';
+import { eventFrameText } from '../events/event-text.js';
 import type { Reservation } from '../events/stream-budget.js';
 import { STREAM_LIMITS } from '../events/stream-limits.js';
 
@@ -93,11 +94,20 @@ export class SocketSession {
   }
 
   send(frame: ServerFrame): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  /** An event frame (serialized once for all the clients that receive it). */
+  sendEvent(event: TaskEvent): void {
+    this.sendText(eventFrameText(event));
+  }
+
+  private sendText(text: string): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
     const unsent = this.socket.bufferedAmount;
     if (unsent > WS_LIMITS.wsMaxBufferedBytes || this.tooFarBehind(unsent))
       return this.close(CLOSE_TRY_AGAIN, 'client too slow');
-    this.socket.send(JSON.stringify(frame));
+    this.socket.send(text);
   }
 
   /** Set at authentication: whether this client must be dropped for its key's unsent-bytes budget. */

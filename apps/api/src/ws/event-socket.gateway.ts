@@ -278,7 +278,7 @@ export class EventSocketGateway
         return this.remove(session, key, subscription);
       }
       last = position;
-      session.send({ type: 'event', ...event });
+      session.sendEvent(event);
       // A finished task's log is complete: free the slot.
       if (target.kind === 'task' && FINAL_EVENT_KINDS.includes(event.kind))
         this.remove(session, key, subscription);
