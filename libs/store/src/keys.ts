@@ -37,7 +37,6 @@ export class Keys {
   private taskBase(taskId: string): string {
     return `${this.prefix}:{${slotTag(taskId)}}:task:${taskId}`;
   }
-
   tenantAgents(tenantId: string): string {
     return `${this.prefix}:{tenant:${tenantId}}:agents`;
   }
