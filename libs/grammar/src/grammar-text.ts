@@ -31,11 +31,15 @@ export function ebnfLiteral(text: string): string {
 }
 
 /**
- * The engine's rule for a string character with a length bound is `[^\"\\\r\n]`, which lets a raw tab or
- * other control character into the JSON string (invalid JSON). This class excludes every control character.
+ * The engine's classes for a character inside a JSON string let through what JSON or UTF-8 forbid: the
+ * bounded-length one (`[^\"\\\r\n]`) a raw tab or other control character, and over a byte vocabulary
+ * every class that reaches beyond ASCII accepts invalid UTF-8 (overlong forms, surrogates, lead bytes above
+ * U+10FFFF: seen with 0.1.27, negated and positive classes alike). So string characters are printable ASCII
+ * except `"` and `\`; other characters are written as `\uXXXX` escapes where the schema allows escapes
+ * (strings without length bounds). Enum and const strings are literals and keep any character.
  */
-const BOUNDED_STRING_CHAR = '[^\\"\\\\\\r\\n]';
-const SAFE_STRING_CHAR = '[^\\0-\\x1f\\"\\\\]';
+const ENGINE_STRING_CHARS = new Set(['[^\\"\\\\\\r\\n]', '[^\\0-\\x1f\\"\\\\\\r\\n]']);
+const SAFE_STRING_CHAR = '[ !#-[\\]-~]';
 
 /** Prefixes every rule name in `ebnf` (names outside string literals and character classes). */
 export function prefixRules(ebnf: string, prefix: string): string {
@@ -47,7 +51,8 @@ export function prefixRules(ebnf: string, prefix: string): string {
       let j = i + 1;
       while (j < ebnf.length && ebnf[j] !== close) j += ebnf[j] === '\\' ? 2 : 1;
       const literal = ebnf.slice(i, j + 1);
-      out += literal === BOUNDED_STRING_CHAR ? SAFE_STRING_CHAR : literal;
+      if (c === '"') out += asciiLiteral(literal);
+      else out += ENGINE_STRING_CHARS.has(literal) ? SAFE_STRING_CHAR : literal;
       i = j + 1;
     } else if (/[A-Za-z_]/.test(c)) {
       let j = i + 1;
@@ -59,6 +64,47 @@ export function prefixRules(ebnf: string, prefix: string): string {
       i++;
     }
   }
+  return out;
+}
+
+/**
+ * The engine prints a non-ASCII character of a literal as `\xfc` or `\u00fc`, and reads `\xfc` back as the
+ * single byte 0xFC, so an enum value like "ünï" would come out as invalid UTF-8. Every literal from a schema
+ * is a piece of JSON text where a non-ASCII character can only sit inside a string, so it is written as a
+ * JSON escape instead (`\u00fc`; a surrogate pair above U+FFFF): the parsed value is the same.
+ */
+function asciiLiteral(literal: string): string {
+  let out = '';
+  for (let i = 0; i < literal.length; i++) {
+    const c = literal[i];
+    if (c !== '\\') {
+      const code = c.codePointAt(0)!;
+      if (code < 0x80) out += c;
+      else {
+        out += jsonEscape(code);
+        if (code > 0xffff) i++;
+      }
+      continue;
+    }
+    const kind = literal[i + 1];
+    const width = kind === 'x' ? 2 : kind === 'u' ? 4 : kind === 'U' ? 8 : 0;
+    if (width === 0) {
+      out += literal.slice(i, i + 2);
+      i++;
+      continue;
+    }
+    const code = parseInt(literal.slice(i + 2, i + 2 + width), 16);
+    out += code < 0x80 ? literal.slice(i, i + 2 + width) : jsonEscape(code);
+    i += 1 + width;
+  }
+  return out;
+}
+
+/** `\\uXXXX` (EBNF text for the JSON escape), two of them for a character above U+FFFF. */
+function jsonEscape(code: number): string {
+  const units = String.fromCodePoint(code);
+  let out = '';
+  for (let k = 0; k < units.length; k++) out += `\\\\u${units.charCodeAt(k).toString(16).padStart(4, '0')}`;
   return out;
 }
 

@@ -5,7 +5,8 @@
  * it. We copy the bundle once to a `.cjs` file (in the OS temp folder; `node_modules` may be read-only) and
  * load that with `createRequire`. The copy also exposes the bundle's private WebAssembly binding: its public
  * `getNextTokenBitmask` is async and allocates a fresh array per call, while the decoder needs a synchronous
- * fill of a caller-owned buffer. The version is pinned exactly (package.json) because of that one-line patch;
+ * fill of a caller-owned buffer; and its `await import('module')` becomes a `require` (Jest runs code in vm
+ * contexts that refuse dynamic imports). The version is pinned exactly (package.json) because of that one-line patch;
  * loading fails loudly if the bundle ever changes shape.
  */
 import { createHash } from 'node:crypto';
@@ -74,6 +75,9 @@ const PACKAGE = '@mlc-ai/web-xgrammar';
 const EXPECTED_VERSION = '0.1.27';
 const EXPORT_ANCHOR = 'exports.default = index;';
 const BINDING_EXPORT = 'exports.gooseherdBinding = () => binding;';
+/** The bundle loads `module` with a dynamic import, which Jest's vm contexts refuse; a require works everywhere. */
+const DYNAMIC_IMPORT = "await import('module')";
+const STATIC_REQUIRE = "require('module')";
 
 let loaded: Promise<XGrammar> | undefined;
 
@@ -130,7 +134,11 @@ function requireBundle(): XgPublicModule {
   const source = fs.readFileSync(path.join(path.dirname(packageJson), 'lib', 'index.js'), 'utf8');
   if (source.split(EXPORT_ANCHOR).length !== 2)
     throw new Error(`${PACKAGE}: unexpected bundle layout (no single "${EXPORT_ANCHOR}")`);
-  const patched = source.replace(EXPORT_ANCHOR, `${EXPORT_ANCHOR} ${BINDING_EXPORT}`);
+  if (source.split(DYNAMIC_IMPORT).length !== 2)
+    throw new Error(`${PACKAGE}: unexpected bundle layout (no single "${DYNAMIC_IMPORT}")`);
+  const patched = source
+    .replace(EXPORT_ANCHOR, `${EXPORT_ANCHOR} ${BINDING_EXPORT}`)
+    .replace(DYNAMIC_IMPORT, STATIC_REQUIRE);
   const digest = createHash('sha256').update(patched).digest('hex').slice(0, 16);
   const file = path.join(os.tmpdir(), `gooseherd-xgrammar-${version}-${digest}.cjs`);
   if (!fs.existsSync(file)) {
