@@ -46,6 +46,9 @@ export function bitmaskWords(logitCount: number): number {
   return Math.ceil(logitCount / 32);
 }
 
+// Under Jest (a vm context) a global lookup in a hot loop is much slower: alias it at module scope.
+const min = Math.min;
+
 /** Sets logits of masked-out tokens (bit 0) to -Infinity. `logits` is one row of `bitmask`'s vocabulary. */
 export function applyTokenBitmask(logits: Float32Array, bitmask: Uint32Array): void {
   const n = logits.length;
@@ -53,7 +56,7 @@ export function applyTokenBitmask(logits: Float32Array, bitmask: Uint32Array): v
     const bits = bitmask[w];
     if (bits === 0xffffffff) continue;
     const base = w << 5;
-    const top = Math.min(32, n - base);
+    const top = min(32, n - base);
     for (let b = 0; b < top; b++) if (((bits >>> b) & 1) === 0) logits[base + b] = -Infinity;
   }
 }

@@ -430,7 +430,10 @@ function checkNumber(
         : 'no integer lies inside these bounds (bounded numbers are generated as integers)',
     );
   // Bounded numbers are generated as integers inside the bounds: a valid `number`, and exact in the engine.
-  if (types.includes('number')) out['type'] = types.map((t) => (t === 'number' ? 'integer' : t));
+  if (types.includes('number')) {
+    const asInteger = types.map((t) => (t === 'number' ? 'integer' : t));
+    out['type'] = asInteger.length === 1 ? asInteger[0] : asInteger;
+  }
   if (lo !== -Infinity) out['minimum'] = lo;
   if (hi !== Infinity) out['maximum'] = hi;
 }

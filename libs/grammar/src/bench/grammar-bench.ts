@@ -157,7 +157,8 @@ async function main(): Promise<void> {
     parallelToolCalls: false,
   }));
   const compileMs: number[] = [];
-  for (const spec of specs) {
+  // The specs batch 16 uses (compiled here, so decode rounds measure cached grammars as a worker would).
+  for (const spec of specs.slice(0, 16)) {
     t = performance.now();
     await grammar.compile(spec);
     compileMs.push(performance.now() - t);
