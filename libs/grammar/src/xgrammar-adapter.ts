@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import * as nodeModule from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -126,6 +126,12 @@ export class XGrammar {
 }
 
 function requireBundle(): XgPublicModule {
+  // Node's own loader even under Jest: Jest would run the bundle inside its vm context, where the glue code's
+  // global lookups are many times slower (a mask and a compile cost tens of times more there).
+  const builtin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.(
+    'node:module',
+  );
+  const createRequire = ((builtin as typeof nodeModule | undefined) ?? nodeModule).createRequire;
   const req = createRequire(__filename);
   const packageJson = req.resolve(`${PACKAGE}/package.json`);
   const version = (JSON.parse(fs.readFileSync(packageJson, 'utf8')) as { version: string }).version;
