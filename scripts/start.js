@@ -230,7 +230,7 @@ async function main() {
     [
       '',
       `Gooseherd is ready at ${url}  (API docs: ${url}/docs)`,
-      `API key${keyWasGenerated ? ' (generated for this run; set GOOSEHERD_API_KEY to choose one)' : ''}:`,
+      `API key${keyWasGenerated ? ' (generated for this run, valid only while it runs; set GOOSEHERD_API_KEY to choose one)' : ''}:`,
       `  ${key}`,
       '',
       'Try it:',

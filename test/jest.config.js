@@ -10,7 +10,7 @@ module.exports = {
   rootDir: '.',
   testEnvironment: require.resolve('./e2e/harness/e2e-environment.js'),
   moduleNameMapper: {
-    '^@gooseherd/(contracts)$': '<rootDir>/../libs/$1/src/index.ts',
+    '^@gooseherd/(contracts|test-kit)$': '<rootDir>/../libs/$1/src/index.ts',
     '^@gooseherd/engine$': '<rootDir>/../engine/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
@@ -21,6 +21,7 @@ module.exports = {
     '<rootDir>/abuse/**/*.abuse.spec.ts',
     '<rootDir>/load/**/*.load.spec.ts',
     '<rootDir>/chaos/**/*.chaos.spec.ts',
+    '<rootDir>/lint/**/*.spec.ts',
   ],
   maxWorkers: 1,
   testTimeout: 600000,

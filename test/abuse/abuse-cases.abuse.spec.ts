@@ -1,14 +1,20 @@
 import * as net from 'node:net';
 import { LIMITS, type AgentView, type ServerFrame } from '@gooseherd/contracts';
 import { encodeState, readStateHeader, stateFloatCount } from '@gooseherd/engine';
-import { waitFor } from '../e2e/harness/deadline';
-import { EventSocket } from '../e2e/harness/event-socket';
-import { useCluster, type GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import {
+  describeExchange,
+  EventSocket,
+  exactLengthTask,
+  rawRequest,
+  useCluster,
+  waitFor,
+  type GooseherdCluster,
+  type RawRequest,
+  type RawResponse,
+} from '@gooseherd/test-kit';
 import { errorLogLines, survivalProblems } from './support/api-process';
 import { whileBystanderRuns } from './support/bystander';
 import { contractViolations, errorFields } from './support/problem-checks';
-import { describeExchange, rawRequest, type RawRequest, type RawResponse } from './support/raw-http';
 
 // Specific abuse, one case per test. Each runs while bob's task streams (a bystander), which must complete
 // untouched: every event once and in order, streamed text equal to its output.

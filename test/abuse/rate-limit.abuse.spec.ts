@@ -1,8 +1,7 @@
-import { useCluster } from '../e2e/harness/gooseherd-cluster';
+import { describeExchange, rawRequest, useCluster, type RawResponse } from '@gooseherd/test-kit';
 import { survivalProblems } from './support/api-process';
 import { Bystander, clientFor } from './support/bystander';
 import { contractViolations } from './support/problem-checks';
-import { describeExchange, rawRequest, type RawResponse } from './support/raw-http';
 
 // A request flood from one API key past GOOSEHERD_RATE_LIMIT: 429 with Retry-After for that key only, and
 // what was refused had no effect. Set low for this file's cluster.

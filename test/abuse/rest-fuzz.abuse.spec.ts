@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { parse as parseQuery } from 'node:querystring';
 import type { AgentView } from '@gooseherd/contracts';
-import { useCluster } from '../e2e/harness/gooseherd-cluster';
+import {
+  describeExchange,
+  rawRequest,
+  useCluster,
+  type RawRequest,
+  type RawResponse,
+} from '@gooseherd/test-kit';
 import { survivalProblems } from './support/api-process';
 import {
   agentMutation,
@@ -18,7 +24,6 @@ import {
   type Mutation,
 } from './support/arbitraries';
 import { contractViolations, errorFields, type SentInput } from './support/problem-checks';
-import { describeExchange, rawRequest, type RawRequest, type RawResponse } from './support/raw-http';
 
 // Property-based fuzzing of every REST input (bodies, path ids, query strings) against the real API process.
 // No worker runs: these properties are about the API's edge, and accepted tasks simply stay queued.

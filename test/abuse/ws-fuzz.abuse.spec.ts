@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import type { ServerFrame } from '@gooseherd/contracts';
-import { waitFor } from '../e2e/harness/deadline';
-import { EventSocket } from '../e2e/harness/event-socket';
-import { useCluster } from '../e2e/harness/gooseherd-cluster';
+import { EventSocket, useCluster, waitFor } from '@gooseherd/test-kit';
 import { survivalProblems } from './support/api-process';
 import { runs } from './support/arbitraries';
 import { pathExists } from './support/problem-checks';

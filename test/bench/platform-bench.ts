@@ -14,8 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BatchedDecoder, loadModel } from '@gooseherd/agent-runtime';
-import { GooseherdCluster, REPO_ROOT, SHARED_DATA_DIR } from '../e2e/harness/gooseherd-cluster';
-import type { EventSocket } from '../e2e/harness/event-socket';
+import { GooseherdCluster, REPO_ROOT, SHARED_DATA_DIR, type EventSocket } from '@gooseherd/test-kit';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,9 +1,13 @@
 import type { TaskEvent, TaskView } from '@gooseherd/contracts';
-import { LONG, useCluster } from '../e2e/harness/gooseherd-cluster';
-import { sleep } from '../e2e/harness/deadline';
-import { readTaskEventStream } from '../e2e/harness/sse-reader';
-import { sequenceProblems, streamedText } from '../e2e/harness/task-log';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import {
+  exactLengthTask,
+  LONG,
+  readTaskEventStream,
+  sequenceProblems,
+  sleep,
+  streamedText,
+  useCluster,
+} from '@gooseherd/test-kit';
 import { Rng, logFindings, report, since, spread } from './kit/chaos-run';
 import { ResilientSubscriber, followSse } from './kit/followers';
 import { auditTaskLog, durableTaskLog, textDiff } from './kit/task-audit';

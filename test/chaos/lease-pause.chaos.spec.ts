@@ -1,10 +1,14 @@
 import type { AgentView, TaskEvent, TaskView } from '@gooseherd/contracts';
-import { LONG, useCluster } from '../e2e/harness/gooseherd-cluster';
-import { sleep, waitFor } from '../e2e/harness/deadline';
-import type { ManagedProcess } from '../e2e/harness/managed-process';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import {
+  exactLengthTask,
+  LONG,
+  sleep,
+  tcpConnectionsOf,
+  useCluster,
+  waitFor,
+  type ManagedProcess,
+} from '@gooseherd/test-kit';
 import { Rng, logFindings, report, since, spread, tally, workerNamed } from './kit/chaos-run';
-import { tcpConnectionsOf } from '../e2e/harness/process-sockets';
 import { MonitorTap, WRITE_COMMANDS, type ScriptCall } from './kit/redis-monitor';
 import {
   auditAgent,

@@ -1,8 +1,13 @@
 import type { AgentView, TaskEvent, TaskView } from '@gooseherd/contracts';
-import { LONG, useCluster } from '../e2e/harness/gooseherd-cluster';
-import { sleep, waitFor } from '../e2e/harness/deadline';
-import { sequenceProblems, streamedText } from '../e2e/harness/task-log';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import {
+  exactLengthTask,
+  LONG,
+  sequenceProblems,
+  sleep,
+  streamedText,
+  useCluster,
+  waitFor,
+} from '@gooseherd/test-kit';
 import { Rng, logFindings, report, since, spread, tally } from './kit/chaos-run';
 import { ResilientSubscriber } from './kit/followers';
 import { MonitorTap } from './kit/redis-monitor';

@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import {
   apiGetRoutes,
+  argAfter,
+  composeMemoryBytes,
+  redisMemoryBytes,
   commandAvailable,
   durationMs,
   entrypointRoles,
@@ -52,6 +55,17 @@ describe('docker-compose.yml', () => {
     expect(mountPath).toBe('/data');
     expect(Object.keys(compose.volumes)).toContain(volume);
     expect(redis.healthcheck.test).toEqual(['CMD', 'redis-cli', 'ping']);
+  });
+
+  it('caps Redis memory at about 75% of its container limit, evicting nothing (a full Redis answers OOM)', () => {
+    const redis = services.redis;
+    const args: string[] = redis.command;
+    expect(argAfter(args, '--maxmemory-policy')).toBe('noeviction');
+    const maxmemory = redisMemoryBytes(argAfter(args, '--maxmemory') ?? '0');
+    const limit = composeMemoryBytes(String(redis.mem_limit ?? '0'));
+    expect(limit).toBeGreaterThan(0);
+    expect(maxmemory / limit).toBeGreaterThanOrEqual(0.7);
+    expect(maxmemory / limit).toBeLessThanOrEqual(0.8);
   });
 
   it.each(['api', 'worker'])('starts the %s only once Redis is healthy', (name) => {

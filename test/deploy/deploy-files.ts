@@ -105,3 +105,42 @@ export function workerStopMs(drainMs: number): number {
   if (!margin) throw new Error('apps/worker/src/main.ts: no "GOOSEHERD_DRAIN_MS + N" last-resort exit found');
   return drainMs + Number(margin[1]);
 }
+
+/** Bytes of a Redis memory setting (`1536mb`, `2gb`, `1g`): `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` of 1024. */
+export function redisMemoryBytes(value: string): number {
+  const match = /^(\d+)(k|kb|m|mb|g|gb)?$/i.exec(value.trim());
+  if (!match) throw new Error(`not a Redis memory size: '${value}'`);
+  const units: Record<string, number> = { k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+  return Number(match[1]) * (match[2] ? units[match[2].toLowerCase()] : 1);
+}
+
+/** Bytes of a Compose `mem_limit` (`2g`, `512m`, `2gb`): Docker's units are powers of 1024. */
+export function composeMemoryBytes(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|k|kb|m|mb|g|gb)?$/i.exec(value.trim());
+  if (!match) throw new Error(`not a Compose memory size: '${value}'`);
+  const power: Record<string, number> = { b: 0, k: 1, kb: 1, m: 2, mb: 2, g: 3, gb: 3 };
+  return Number(match[1]) * 1024 ** power[(match[2] ?? 'b').toLowerCase()];
+}
+
+/** Bytes of a Kubernetes quantity (`2Gi`, `1536Mi`, `2G`). */
+export function k8sMemoryBytes(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(value.trim());
+  if (!match) throw new Error(`not a Kubernetes memory quantity: '${value}'`);
+  const units: Record<string, number> = {
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+  };
+  return Number(match[1]) * (match[2] ? units[match[2]] : 1);
+}
+
+/** The value after `flag` in a command line, or undefined when the flag is absent. */
+export function argAfter(args: string[], flag: string): string | undefined {
+  const at = args.indexOf(flag);
+  return at >= 0 ? args[at + 1] : undefined;
+}

@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import { loadEnv } from '@gooseherd/contracts';
 import {
   apiGetRoutes,
+  argAfter,
+  k8sMemoryBytes,
+  redisMemoryBytes,
   commandAvailable,
   entrypointRoles,
   ENV_DEFAULTS,
@@ -129,6 +132,17 @@ describe('deploy/k8s manifests', () => {
     expect(graceMs).toBeGreaterThan(workerStopMs(Number(config.GOOSEHERD_DRAIN_MS)));
   });
 
+  it("exposes each worker's metrics port, the one the worker is told to serve, to Prometheus", () => {
+    const port = container(worker).ports.find((p: Doc) => p.name === 'metrics');
+    const env = container(worker).env.find((e: Doc) => e.name === 'GOOSEHERD_WORKER_METRICS_PORT');
+    expect(Number(env.value)).toBe(port.containerPort);
+    expect(worker.spec.template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(port.containerPort),
+      'prometheus.io/path': '/metrics',
+    });
+  });
+
   it('sets only variables the code reads', () => {
     const names = [...Object.keys(config), ...secretKeys];
     for (const deployment of [api, worker])
@@ -207,6 +221,16 @@ describe('deploy/k8s manifests', () => {
     const service = find('Service', redis.spec.serviceName);
     expect(new URL(config.REDIS_URL).hostname).toBe(service.metadata.name);
     expect(Number(new URL(config.REDIS_URL).port)).toBe(service.spec.ports[0].port);
+  });
+
+  it('caps Redis memory at about 75% of its container limit, evicting nothing (a full Redis answers OOM)', () => {
+    const c = container(find('StatefulSet', 'gooseherd-redis'));
+    expect(argAfter(c.args, '--maxmemory-policy')).toBe('noeviction');
+    const maxmemory = redisMemoryBytes(argAfter(c.args, '--maxmemory') ?? '0');
+    const limit = k8sMemoryBytes(String(c.resources.limits.memory ?? '0'));
+    expect(limit).toBeGreaterThan(0);
+    expect(maxmemory / limit).toBeGreaterThanOrEqual(0.7);
+    expect(maxmemory / limit).toBeLessThanOrEqual(0.8);
   });
 });
 

@@ -1,6 +1,5 @@
 import type { TaskView } from '@gooseherd/contracts';
-import { useCluster } from './harness/gooseherd-cluster';
-import { exactLengthTask } from './harness/workloads';
+import { exactLengthTask, useCluster } from '@gooseherd/test-kit';
 
 // An agent is one recurrent state: its tasks form a mailbox that runs one task at a time, in submission
 // order, whichever worker picks each up. Different agents are independent and run side by side.

@@ -1,6 +1,5 @@
 import type { AgentView } from '@gooseherd/contracts';
-import { type GooseherdCluster, useCluster } from './harness/gooseherd-cluster';
-import { exactLengthTask } from './harness/workloads';
+import { exactLengthTask, useCluster, type GooseherdCluster } from '@gooseherd/test-kit';
 
 // An agent's whole memory is a fixed-size recurrent state: it carries from task to task, its stored size does
 // not depend on how much the agent has read, and a fork is a copy of it.

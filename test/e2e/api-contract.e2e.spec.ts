@@ -1,8 +1,11 @@
 import type { TaskView } from '@gooseherd/contracts';
-import { useCluster } from './harness/gooseherd-cluster';
-import { readTaskEventStream } from './harness/sse-reader';
-import { sequenceProblems, streamedText } from './harness/task-log';
-import { exactLengthTask } from './harness/workloads';
+import {
+  exactLengthTask,
+  readTaskEventStream,
+  sequenceProblems,
+  streamedText,
+  useCluster,
+} from '@gooseherd/test-kit';
 
 // The public contract as a client sees it over the wire: REST shapes and errors, the event stream over SSE and
 // WebSocket, and the operational endpoints.

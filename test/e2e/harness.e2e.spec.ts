@@ -1,9 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeadlineError, StopWaiting, waitFor } from './harness/deadline';
-import { ManagedProcess } from './harness/managed-process';
-import { PrivateRedis, redisAnswersPing } from './harness/private-redis';
+import {
+  DeadlineError,
+  ManagedProcess,
+  PrivateRedis,
+  redisAnswersPing,
+  StopWaiting,
+  waitFor,
+} from '@gooseherd/test-kit';
 
 // The harness on its own (no API, no worker): what every other e2e file relies on.
 

@@ -1,7 +1,13 @@
-import { useCluster } from './harness/gooseherd-cluster';
-import { sleep } from './harness/deadline';
-import { ofKind, sequenceProblems, streamedText, summarize } from './harness/task-log';
-import { exactLengthTask, waitForProgress } from './harness/workloads';
+import {
+  exactLengthTask,
+  ofKind,
+  sequenceProblems,
+  sleep,
+  streamedText,
+  summarize,
+  useCluster,
+  waitForProgress,
+} from '@gooseherd/test-kit';
 
 // A worker that stops answering (SIGSTOP: a long GC pause, a frozen VM) loses its lease; another worker takes
 // the task over. When the stale worker wakes up it must not write anything: no duplicate events, no second

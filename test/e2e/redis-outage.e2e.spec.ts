@@ -1,9 +1,13 @@
-import { useCluster } from './harness/gooseherd-cluster';
-import { sleep, waitFor } from './harness/deadline';
-import type { ApiClient } from './harness/rest-client';
-import { readTaskEventStream } from './harness/sse-reader';
-import { sequenceProblems, streamedText } from './harness/task-log';
-import { exactLengthTask } from './harness/workloads';
+import {
+  exactLengthTask,
+  readTaskEventStream,
+  sequenceProblems,
+  sleep,
+  streamedText,
+  useCluster,
+  waitFor,
+  type ApiClient,
+} from '@gooseherd/test-kit';
 
 // Redis is the platform's memory. While it is away the API says so (503) instead of hanging or guessing, and
 // work it acknowledged before the outage is not lost: it completes once Redis is back.
@@ -57,5 +61,34 @@ describe('when Redis is unavailable', () => {
     expect(log.end).toBe('final-event');
     expect(sequenceProblems(events)).toEqual([]);
     expect(streamedText(events)).toBe(final.output);
+  });
+
+  it('answers 503 naming OOM, with Retry-After, while Redis is full (noeviction), and loses nothing', async () => {
+    const c = cluster();
+    const agent = await c.alice.createAgent();
+    const admin = c.redis.redis();
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      const create = await c.alice.request('POST', '/v1/agents', {});
+      const submit = await c.alice.request('POST', `/v1/agents/${agent.id}/tasks`, {
+        input: 'hi',
+        maxTokens: 4,
+      });
+      for (const res of [create, submit]) {
+        expect(res.status).toBe(503);
+        expect(res.contentType).toMatch(/^application\/problem\+json/);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        // Redis is up but full: the client is told that, not that Redis is unreachable.
+        expect((res.body as { detail: string }).detail).toMatch(/OOM/);
+      }
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    const again = await c.alice.request<{ id: string }>('GET', `/v1/agents/${agent.id}`);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(agent.id);
+    const accepted = await c.alice.submitTask(agent.id, exactLengthTask(8));
+    expect((await c.alice.waitForSuccess(accepted.id, 120_000)).tokensOut).toBe(8);
   });
 });

@@ -1,8 +1,14 @@
-import { useCluster } from './harness/gooseherd-cluster';
-import { sleep, waitFor } from './harness/deadline';
-import { readTaskEventStream } from './harness/sse-reader';
-import { ofKind, sequenceProblems, streamedText } from './harness/task-log';
-import { exactLengthTask, waitForProgress } from './harness/workloads';
+import {
+  exactLengthTask,
+  ofKind,
+  readTaskEventStream,
+  sequenceProblems,
+  sleep,
+  streamedText,
+  useCluster,
+  waitFor,
+  waitForProgress,
+} from '@gooseherd/test-kit';
 
 // Cancelling stops the work promptly, keeps what was generated, and leaves the agent ready for more.
 

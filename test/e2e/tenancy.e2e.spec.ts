@@ -1,10 +1,12 @@
 import type { AgentView, TaskView } from '@gooseherd/contracts';
-import { sleep } from './harness/deadline';
-import { EventSocket } from './harness/event-socket';
-import { useCluster } from './harness/gooseherd-cluster';
-import { ApiClient } from './harness/rest-client';
-import { readTaskEventStream } from './harness/sse-reader';
-import { exactLengthTask } from './harness/workloads';
+import {
+  ApiClient,
+  EventSocket,
+  exactLengthTask,
+  readTaskEventStream,
+  sleep,
+  useCluster,
+} from '@gooseherd/test-kit';
 
 // Tenants are invisible to each other: another tenant's ids answer exactly like ids that do not exist.
 

@@ -1,7 +1,4 @@
-import { LONG, useCluster } from './harness/gooseherd-cluster';
-import { waitFor } from './harness/deadline';
-import { ofKind } from './harness/task-log';
-import { exactLengthTask, msBetween } from './harness/workloads';
+import { exactLengthTask, LONG, msBetween, ofKind, useCluster, waitFor } from '@gooseherd/test-kit';
 
 // Work is shared per tenant, not per request: a tenant with a deep backlog does not make another tenant's
 // single task wait for that backlog. Agents yield their worker slot every segment, so a newcomer waits about

@@ -1,6 +1,13 @@
-import { LONG, useCluster } from './harness/gooseherd-cluster';
-import { ofKind, sequenceProblems, streamedText, summarize } from './harness/task-log';
-import { exactLengthTask, waitForProgress } from './harness/workloads';
+import {
+  exactLengthTask,
+  LONG,
+  ofKind,
+  sequenceProblems,
+  streamedText,
+  summarize,
+  useCluster,
+  waitForProgress,
+} from '@gooseherd/test-kit';
 
 // A worker that dies (SIGKILL: no chance to clean up) loses nothing durable: after its lease runs out another
 // worker resumes the task from the last checkpoint, and clients see one seamless stream.

@@ -1,6 +1,11 @@
-import { useCluster } from './harness/gooseherd-cluster';
-import { ofKind, sequenceProblems, streamedText } from './harness/task-log';
-import { exactLengthTask, waitForProgress } from './harness/workloads';
+import {
+  exactLengthTask,
+  ofKind,
+  sequenceProblems,
+  streamedText,
+  useCluster,
+  waitForProgress,
+} from '@gooseherd/test-kit';
 
 // A worker asked to stop (SIGTERM: a deploy, a scale-down) checkpoints its agents and leaves within its drain
 // time; its tasks continue on other workers without waiting for a lease to run out.

@@ -15,8 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GooseherdCluster, REPO_ROOT } from '../e2e/harness/gooseherd-cluster';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import { exactLengthTask, GooseherdCluster, REPO_ROOT } from '@gooseherd/test-kit';
 import {
   formatTable,
   inBatches,

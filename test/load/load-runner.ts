@@ -1,9 +1,7 @@
 import * as os from 'node:os';
 import autocannon from 'autocannon';
 import type { EventDataMap, TaskView } from '@gooseherd/contracts';
-import type { GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
-import { sequenceProblems, streamedText } from '../e2e/harness/task-log';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import { exactLengthTask, sequenceProblems, streamedText, type GooseherdCluster } from '@gooseherd/test-kit';
 
 /**
  * Load phases against a running cluster, shared by the benchmark (`npm run bench:load`) and its Jest smoke

@@ -1,6 +1,5 @@
 import type { AgentView } from '@gooseherd/contracts';
-import { useCluster } from '../e2e/harness/gooseherd-cluster';
-import { exactLengthTask } from '../e2e/harness/workloads';
+import { exactLengthTask, useCluster } from '@gooseherd/test-kit';
 import {
   formatTable,
   inBatches,

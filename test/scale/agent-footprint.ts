@@ -1,7 +1,10 @@
-import type { GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
-import type { EventFrame, EventSocket } from '../e2e/harness/event-socket';
-import type { ApiClient } from '../e2e/harness/rest-client';
-import { NO_END_OF_TEXT } from '../e2e/harness/workloads';
+import {
+  NO_END_OF_TEXT,
+  type ApiClient,
+  type EventFrame,
+  type EventSocket,
+  type GooseherdCluster,
+} from '@gooseherd/test-kit';
 
 /**
  * What one agent costs in Redis and in decode time as its context grows: the measurement behind

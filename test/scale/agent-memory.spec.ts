@@ -1,5 +1,4 @@
-import { EventSocket } from '../e2e/harness/event-socket';
-import { useCluster } from '../e2e/harness/gooseherd-cluster';
+import { EventSocket, useCluster } from '@gooseherd/test-kit';
 import { measureContextGrowth } from './agent-footprint';
 
 // An agent's Redis footprint does not grow with its context: from ~1k to ~100k tokens read, its record

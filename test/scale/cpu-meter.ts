@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { GooseherdCluster } from '../e2e/harness/gooseherd-cluster';
+import type { GooseherdCluster } from '@gooseherd/test-kit';
 
 /**
  * CPU time over an interval, from /proc (Linux; elsewhere every figure is undefined): how many cores the

@@ -10,7 +10,7 @@
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadModel } from '@gooseherd/agent-runtime';
-import { SHARED_DATA_DIR } from '../e2e/harness/gooseherd-cluster';
+import { SHARED_DATA_DIR } from '@gooseherd/test-kit';
 
 const { values: args } = parseArgs({ options: { threads: { type: 'string', default: '2' } } });
 

@@ -21,11 +21,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EventSocket } from '../e2e/harness/event-socket';
-import { GooseherdCluster, REPO_ROOT } from '../e2e/harness/gooseherd-cluster';
-import { ApiClient, type ApiResponse } from '../e2e/harness/rest-client';
-import { NO_END_OF_TEXT } from '../e2e/harness/workloads';
-import { sleep } from '../e2e/harness/deadline';
+import {
+  ApiClient,
+  EventSocket,
+  GooseherdCluster,
+  NO_END_OF_TEXT,
+  REPO_ROOT,
+  sleep,
+  type ApiResponse,
+} from '@gooseherd/test-kit';
 import { type ContextGrowth, measureContextGrowth, waitForFinal } from './agent-footprint';
 import { CpuMeter, type CpuUse } from './cpu-meter';
 

@@ -2,7 +2,6 @@ import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } 
 import { APP_FILTER } from '@nestjs/core';
 import type { Env } from '@gooseherd/contracts';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.js';
-import { ApiKeyBootstrap } from './auth/api-key-bootstrap.js';
 import { AgentsController } from './controllers/agents.controller.js';
 import { HealthController } from './controllers/health.controller.js';
 import { TaskEventsController } from './controllers/task-events.controller.js';
@@ -15,7 +14,12 @@ import { RateLimitMiddleware } from './http/rate-limit.middleware.js';
 import { InfrastructureModule } from './infrastructure/infrastructure.module.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { EventSocketServer } from './ws/event-socket-server.js';
+import { FailedAuthLimiter } from './auth/failed-auth-limiter.js';
+import { StreamBudget } from './events/stream-budget.js';
+import { ErrorFrameFilter } from './ws/error-frame.filter.js';
+import { EventSocketGateway } from './ws/event-socket.gateway.js';
+import { FrameTurnGuard } from './ws/frame-turn.guard.js';
+import { SocketSessions } from './ws/socket-sessions.js';
 
 const V1_CONTROLLERS = [AgentsController, TasksController, TaskEventsController];
 
@@ -29,10 +33,14 @@ export class AppModule implements NestModule {
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
         ApiKeyAuthenticator,
-        ApiKeyBootstrap,
+        FailedAuthLimiter,
         Metrics,
+        { provide: StreamBudget, useFactory: () => new StreamBudget() },
         SseStreams,
-        EventSocketServer,
+        SocketSessions,
+        FrameTurnGuard,
+        ErrorFrameFilter,
+        EventSocketGateway,
       ],
     };
   }

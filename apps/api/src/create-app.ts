@@ -10,6 +10,7 @@ import { httpMetricsMiddleware } from './observability/http-metrics.js';
 import { PinoNestLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { buildOpenApiDocument } from './openapi/openapi-document.js';
+import { EventSocketAdapter } from './ws/event-socket.adapter.js';
 
 /** The configured application, not yet listening (main.ts and the tests listen). */
 export async function createApp(env: Env, logger: Logger): Promise<INestApplication> {
@@ -22,6 +23,8 @@ export async function createApp(env: Env, logger: Logger): Promise<INestApplicat
     forceCloseConnections: true,
   });
   app.disable('x-powered-by');
+  // /v1/ws is a Nest gateway on the `ws` driver, on this HTTP server.
+  app.useWebSocketAdapter(new EventSocketAdapter(app, logger));
   answerParserErrorsAsProblems(app.getHttpServer());
   app.use(httpMetricsMiddleware(app.get(Metrics)));
   SwaggerModule.setup('docs', app, buildOpenApiDocument(env.GOOSEHERD_MODEL_NAME), {

@@ -1,12 +1,20 @@
 import { loadEnv } from '@gooseherd/contracts';
+import { checkRedisEvictionPolicy } from '@gooseherd/store';
+import { weakApiKeyProblems } from './auth/api-key-strength.js';
 import { createApp } from './create-app.js';
 import { createLogger } from './observability/logger.js';
 
 async function main(): Promise<void> {
   const env = loadEnv();
+  const weakKeys = weakApiKeyProblems(env);
+  if (weakKeys.length > 0) throw new Error(`refusing to start with weak API keys:\n${weakKeys.join('\n')}`);
   const logger = createLogger(env.LOG_LEVEL);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
+  // Refuses (exit 1, naming maxmemory-policy) a Redis that may evict keys; an unreachable one is not a reason
+  // to refuse: the API starts and answers 503 until Redis is back.
+  const policy = await checkRedisEvictionPolicy(env.REDIS_URL);
+  if (policy.outcome !== 'ok') logger.warn({ redis: policy }, 'redis maxmemory-policy not checked at start');
   const app = await createApp(env, logger);
   // SIGTERM/SIGINT: close WebSocket clients (1001), SSE streams, the HTTP server, then Redis, and exit 0.
   // (Nest's own shutdown hooks re-raise the signal, which ends the process with 143.)

@@ -8,5 +8,7 @@ export const EVENT_FEED = Symbol('EventFeed');
 export const SEGMENT_PRODUCER = Symbol('SegmentProducer');
 /** A rate-limiter-flexible `RateLimiterAbstract`, keyed by API key hash. */
 export const RATE_LIMITER = Symbol('RateLimiter');
+/** A rate-limiter-flexible `RateLimiterAbstract` counting failed authentications by client address. */
+export const AUTH_FAILURE_LIMITER = Symbol('AuthFailureLimiter');
 /** The pino logger. */
 export const LOGGER = Symbol('Logger');

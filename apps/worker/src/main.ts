@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadEnv } from '@gooseherd/contracts';
+import { checkRedisEvictionPolicy } from '@gooseherd/store';
 import { WorkerModule } from './worker.module.js';
 
 /**
@@ -9,6 +10,10 @@ import { WorkerModule } from './worker.module.js';
  */
 export async function main(): Promise<void> {
   const env = loadEnv();
+  // Refuses (exit 1, naming maxmemory-policy) a Redis that may evict keys, before the model loads; an
+  // unreachable one is not a reason to refuse: the worker starts and waits for it.
+  const policy = await checkRedisEvictionPolicy(env.REDIS_URL);
+  if (policy.outcome !== 'ok') console.warn(`redis maxmemory-policy not checked at start: ${policy.reason}`);
   const app = await NestFactory.createApplicationContext(WorkerModule, { logger: ['error', 'warn'] });
   let stopping = false;
   const stop = () => {

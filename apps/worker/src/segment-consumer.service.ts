@@ -4,12 +4,10 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import type { AgentSegmentJob, Env } from '@gooseherd/contracts';
-import { createSegmentConsumer, type SegmentLock } from '@gooseherd/queue';
-import { isRedisUnavailable } from './redis-errors.js';
+import type { Env } from '@gooseherd/contracts';
+import { SegmentConsumer, type SegmentRun } from '@gooseherd/queue';
 import { workerName } from './worker-name.js';
 import type { SegmentRunner } from './segment-runner.js';
 import type { TaskRegistry } from './task-registry.js';
@@ -22,7 +20,7 @@ import { ENV, LOGGER, REDIS, REGISTRY, RUNNER } from './tokens.js';
  */
 @Injectable()
 export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private worker: Worker<AgentSegmentJob> | undefined;
+  private consumer: SegmentConsumer | undefined;
   private connection: Redis | undefined;
 
   constructor(
@@ -35,45 +33,41 @@ export class SegmentConsumerService implements OnApplicationBootstrap, BeforeApp
 
   onApplicationBootstrap(): void {
     this.connection = this.redis.duplicate();
-    const worker = createSegmentConsumer(
+    this.consumer = new SegmentConsumer(
       this.connection,
       {
         prefix: this.env.GOOSEHERD_REDIS_PREFIX,
         concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY,
         lockMs: this.env.GOOSEHERD_LEASE_MS,
         name: workerName(this.env),
+        onError: (err) => this.log.warn({ err: err.message }, 'queue consumer error'),
       },
-      (job, lock) => this.process(job, lock),
+      (run) => this.process(run),
     );
-    worker.on('error', (err) => this.log.warn({ err: err.message }, 'queue consumer error'));
-    this.worker = worker;
-    void worker.run().catch((err: Error) => this.log.error({ err: err.message }, 'queue consumer stopped'));
+    this.consumer.start();
     this.log.info({ concurrency: this.env.GOOSEHERD_WORKER_CONCURRENCY }, 'taking work');
   }
 
-  private async process(job: AgentSegmentJob, lock: SegmentLock | undefined): Promise<void> {
-    try {
-      await this.runner.run(job, lock);
-    } catch (err) {
-      // Redis away: throw, and BullMQ retries the segment with backoff. Anything else is a bug; log it and
-      // let the retry (from the last checkpoint) have a go.
-      if (!isRedisUnavailable(err)) this.log.error({ err, agentId: job.agentId }, 'segment failed');
-      throw err;
-    }
+  /**
+   * Runs one segment. It throws when Redis is away or not serving now (BullMQ retries the segment with
+   * backoff, for as long as it takes) and on a task's fault below its limit (the runner logs and counts it).
+   */
+  private async process(run: SegmentRun): Promise<void> {
+    await this.runner.run(run.job, run.lock);
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
-    if (!this.worker) return;
+    if (!this.consumer) return;
     this.log.info({ signal, running: this.registry.size }, 'draining');
-    this.registry.draining = true;
+    this.registry.drain();
     const margin = Math.min(1000, this.env.GOOSEHERD_DRAIN_MS / 4);
     const deadline = new Promise<'timeout'>((r) =>
       setTimeout(r, this.env.GOOSEHERD_DRAIN_MS - margin, 'timeout').unref(),
     );
-    const outcome = await Promise.race([this.worker.close().then(() => 'drained' as const), deadline]);
+    const outcome = await Promise.race([this.consumer.drain().then(() => 'drained' as const), deadline]);
     if (outcome === 'timeout') {
       this.log.warn('drain deadline reached; leaving the remaining segments to the lease timeout');
-      await this.worker.close(true).catch(() => undefined);
+      await this.consumer.close().catch(() => undefined);
     } else {
       this.log.info('drained');
     }

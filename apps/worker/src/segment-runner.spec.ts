@@ -48,6 +48,7 @@ function runner(settings: Partial<SegmentRunnerSettings> = {}): SegmentRunner {
       segmentTokens: 10_000,
       flushMs: 5,
       prefillSlice: 256,
+      maxPromptTokens: 65_536,
       ...settings,
     },
     pino({ level: 'silent' }),

@@ -13,7 +13,7 @@ export class TokenSink {
   private lastFlush = 0;
   private inFlight: Promise<unknown> = Promise.resolve();
   private tokensOut: number;
-  /** Set once Redis answered 'cancel' or 'fenced'; the runner polls it every token. */
+  /** Set once Redis answered 'cancel' or 'fenced' (the segment's controller is aborted with it too). */
   signal: WriteResult = 'ok';
   private failure: unknown;
 
@@ -22,6 +22,8 @@ export class TokenSink {
     private readonly lease: Lease,
     tokensOut: number,
     private readonly flushMs: number,
+    /** The segment's controller: a 'cancel' or 'fenced' answer stops the segment through it. */
+    private readonly stop?: AbortController,
   ) {
     this.tokensOut = tokensOut;
   }
@@ -46,6 +48,7 @@ export class TokenSink {
     const write = this.store.appendTokens(this.lease, batch, this.tokensOut).then(
       (result) => {
         if (result !== 'ok' && this.signal !== 'fenced') this.signal = result;
+        if (result !== 'ok') this.stop?.abort(result);
       },
       (err: unknown) => {
         this.failure ??= err;

@@ -9,3 +9,4 @@ export const WORKER_STORE = Symbol('WORKER_STORE');
 export const SEGMENT_QUEUE = Symbol('SEGMENT_QUEUE');
 export const REGISTRY = Symbol('REGISTRY');
 export const RUNNER = Symbol('RUNNER');
+export const METRICS = Symbol('METRICS');

@@ -1,4 +1,11 @@
-import { Module, type OnApplicationShutdown, Inject } from '@nestjs/common';
+import type { Server } from 'node:http';
+import {
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type Redis from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { loadEnv, type Env } from '@gooseherd/contracts';
@@ -12,10 +19,12 @@ import { SegmentConsumerService } from './segment-consumer.service.js';
 import { SegmentRunner } from './segment-runner.js';
 import { TaskRegistry } from './task-registry.js';
 import { workerName } from './worker-name.js';
+import { serveMetrics, WorkerMetrics } from './worker-metrics.js';
 import {
   DECODER,
   ENV,
   LOGGER,
+  METRICS,
   MODEL,
   REDIS,
   REDIS_SUBSCRIBER,
@@ -39,6 +48,32 @@ class Connections implements OnApplicationShutdown {
     this.subscriber.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
     await this.model.engine.release();
+  }
+}
+
+/** Serves the worker's metrics on GOOSEHERD_WORKER_METRICS_PORT (none when 0). */
+@Injectable()
+class MetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private server: Server | undefined;
+
+  constructor(
+    @Inject(ENV) private readonly env: Env,
+    @Inject(METRICS) private readonly metrics: WorkerMetrics,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const port = this.env.GOOSEHERD_WORKER_METRICS_PORT;
+    if (port === 0) return;
+    this.server = await serveMetrics(this.metrics, port, '0.0.0.0');
+    this.log.info({ port }, 'serving metrics');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 }
 
@@ -78,11 +113,15 @@ class Connections implements OnApplicationShutdown {
         return model;
       },
     },
+    { provide: METRICS, useFactory: () => new WorkerMetrics() },
     {
       provide: DECODER,
-      inject: [ENV, MODEL],
-      useFactory: (env: Env, model: LoadedModel) =>
-        new BatchedDecoder(model.engine, { maxBatch: env.GOOSEHERD_WORKER_CONCURRENCY }),
+      inject: [ENV, MODEL, METRICS],
+      useFactory: (env: Env, model: LoadedModel, metrics: WorkerMetrics) =>
+        new BatchedDecoder(model.engine, {
+          maxBatch: env.GOOSEHERD_WORKER_CONCURRENCY,
+          observer: metrics.decoderObserver,
+        }),
     },
     {
       provide: WORKER_STORE,
@@ -101,7 +140,7 @@ class Connections implements OnApplicationShutdown {
     { provide: REGISTRY, useFactory: () => new TaskRegistry() },
     {
       provide: RUNNER,
-      inject: [ENV, MODEL, DECODER, WORKER_STORE, SEGMENT_QUEUE, REGISTRY, LOGGER],
+      inject: [ENV, MODEL, DECODER, WORKER_STORE, SEGMENT_QUEUE, REGISTRY, LOGGER, METRICS],
       useFactory: (
         env: Env,
         model: LoadedModel,
@@ -110,6 +149,7 @@ class Connections implements OnApplicationShutdown {
         queue: SegmentQueue,
         registry: TaskRegistry,
         log: Logger,
+        metrics: WorkerMetrics,
       ) =>
         new SegmentRunner(
           model,
@@ -123,11 +163,14 @@ class Connections implements OnApplicationShutdown {
             segmentTokens: env.GOOSEHERD_SEGMENT_TOKENS,
             flushMs: 15,
             prefillSlice: 256,
+            maxPromptTokens: env.GOOSEHERD_MAX_PROMPT_TOKENS,
           },
           log,
+          metrics,
         ),
     },
     Connections,
+    MetricsServer,
     CancelListenerService,
     ReconcilerService,
     SegmentConsumerService,

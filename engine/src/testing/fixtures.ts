@@ -1,7 +1,8 @@
 /**
  * Test-only access to the shared RWKV-7 fixtures (`../shared/fixtures/rwkv7` beside the repository, or
- * `$GOOSEHERD_FIXTURES`). They are never copied into the repository. Where they are absent, suites that
- * need them register one test that says so and names the folder, instead of failing or skipping silently.
+ * `$GOOSEHERD_FIXTURES`). They are never copied into the repository. Where they are absent, a suite that
+ * needs them must not look as if it passed: under CI (`CI=true`) it registers one failing test naming the
+ * folder; elsewhere one skipped test naming the folder, so Jest reports it as skipped.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,14 +17,33 @@ export function fixturesPresent(): boolean {
   return fs.existsSync(path.join(fixtureDir(), 'golden-A.json'));
 }
 
-/** Registers `body` when the fixtures exist; otherwise one test that reports where they were looked for. */
+/** Whether absent fixtures fail the run (CI) rather than being reported as skipped (a developer's machine). */
+export function fixturesRequired(): boolean {
+  return process.env['CI'] === 'true';
+}
+
+/**
+ * Registers `body` when the fixtures exist. Otherwise one test that names the folder they were looked for in:
+ * failing under `CI=true`, skipped elsewhere (never a passing test that checked nothing).
+ */
 export function withFixtures(body: (dir: string) => void): void {
+  const dir = fixtureDir();
   if (fixturesPresent()) {
-    body(fixtureDir());
-  } else {
-    it(`needs the RWKV-7 fixtures in ${fixtureDir()} (absent here, so these checks did not run)`, () => {
-      console.warn(`RWKV-7 fixtures not found in ${fixtureDir()}: fixture-based tests did not run`);
+    body(dir);
+    return;
+  }
+  const title = `needs the RWKV-7 fixtures in ${dir}`;
+  if (fixturesRequired()) {
+    it(title, () => {
+      throw new Error(
+        `RWKV-7 fixtures not found in ${dir} (no golden-A.json); CI=true requires them: ` +
+          'put them there or point GOOSEHERD_FIXTURES at them',
+      );
     });
+  } else {
+    // Jest does not list the titles of a file whose every test is skipped, so say it once here too.
+    console.warn(`RWKV-7 fixtures not found in ${dir}: the tests that need them are skipped`);
+    it.skip(`${title} (absent here: skipped)`, () => undefined);
   }
 }
 

@@ -140,6 +140,35 @@ describe('BatchedDecoder', () => {
     await expect(decoder.step(s, 1)).resolves.toBeDefined();
   });
 
+  it('tells its observer of every engine run: batch sizes, prompt tokens and times', async () => {
+    const { engine, tokenizer } = model;
+    const steps: number[] = [];
+    const prefills: [number, number][] = [];
+    let seconds = 0;
+    const decoder = new BatchedDecoder(engine, {
+      observer: {
+        step: (batchSize, s) => {
+          steps.push(batchSize);
+          seconds += s;
+        },
+        prefill: (prompts, tokens, s) => {
+          prefills.push([prompts, tokens]);
+          seconds += s;
+        },
+      },
+    });
+    const states = await fourStates();
+    await Promise.all(states.map((s) => decoder.step(s, 66)));
+    const prompt = tokenizer.encode('x'.repeat(engine.prefillChunk + 3));
+    await decoder.prefill(engine.zeroState(), prompt);
+    expect(steps).toEqual([4]);
+    expect(prefills).toEqual([
+      [1, engine.prefillChunk],
+      [1, prompt.length - engine.prefillChunk],
+    ]);
+    expect(seconds).toBeGreaterThan(0);
+  });
+
   it('passes the previous batch output on without copying when the same agents step again in order', () => {
     const S = 4;
     const previous = Float32Array.from({ length: 3 * S }, (_, i) => i);

@@ -23,6 +23,16 @@ export interface PrefillResult {
 export interface BatchedDecoderOptions {
   /** Most agents in one engine step. Default 32. */
   readonly maxBatch?: number;
+  /** Told of every engine run, after it returned (for metrics; must not throw). */
+  readonly observer?: DecoderObserver;
+}
+
+/** What a metrics exporter hears from the decoder. */
+export interface DecoderObserver {
+  /** A batched decode step: `batchSize` agents advanced by one token each in `seconds`. */
+  step(batchSize: number, seconds: number): void;
+  /** A batched prefill chunk: `prompts` prompts advanced by `tokens` tokens in all, in `seconds`. */
+  prefill(prompts: number, tokens: number, seconds: number): void;
 }
 
 export interface DecoderStats {
@@ -57,6 +67,7 @@ interface PrefillJob {
 
 export class BatchedDecoder {
   readonly maxBatch: number;
+  private readonly observer: DecoderObserver | undefined;
   private readonly steps: StepRequest[] = [];
   private readonly prefills: PrefillJob[] = [];
   private running = false;
@@ -73,6 +84,7 @@ export class BatchedDecoder {
     options: BatchedDecoderOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 32;
+    this.observer = options.observer;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new RangeError(`maxBatch must be an integer ≥ 1, got ${this.maxBatch}`);
   }
@@ -154,12 +166,14 @@ export class BatchedDecoder {
       S,
     );
     let out;
+    const started = performance.now();
     try {
       out = await this.engine.step(tokens, packed);
     } catch (err) {
       for (const r of batch) r.reject(err);
       return;
     }
+    this.observer?.step(batch.length, (performance.now() - started) / 1000);
     this.batches++;
     this.tokensStepped += batch.length;
     batch.forEach((r, i) =>
@@ -182,12 +196,15 @@ export class BatchedDecoder {
     const packed = new Float32Array(jobs.length * S);
     jobs.forEach((job, i) => packed.set(job.state, i * S));
     let out;
+    const started = performance.now();
     try {
       out = await this.engine.prefillBatch(chunks, packed);
     } catch (err) {
       for (const job of jobs) job.reject(err);
       return;
     }
+    const fed = chunks.reduce((n, chunk) => n + chunk.length, 0);
+    this.observer?.prefill(jobs.length, fed, (performance.now() - started) / 1000);
     this.prefillChunks += jobs.length;
     jobs.forEach((job, i) => {
       job.state = out.state.subarray(i * S, (i + 1) * S);

@@ -4,3 +4,6 @@ export * from './text-tokenizer.js';
 export * from './model-loader.js';
 export * from './batched-decoder.js';
 export * from './task-generation.js';
+export * from './numeric-health.js';
+export * from './agent-turn.js';
+export * from './tool-dialect.js';

@@ -32,6 +32,10 @@ export const EnvSchema = z.object({
   GOOSEHERD_SEGMENT_TOKENS: int(1, 1_000_000).default(256),
   /** Agents one worker advances at once, batched into one engine step. */
   GOOSEHERD_WORKER_CONCURRENCY: int(1, 1024).default(16),
+  /** The worker serves Prometheus metrics on this port (`GET /metrics`, all interfaces); 0 = none. */
+  GOOSEHERD_WORKER_METRICS_PORT: int(0, 65535).default(0),
+  /** Tokens a new task's prompt may have (system turn, input, separators); a longer one fails the task. */
+  GOOSEHERD_MAX_PROMPT_TOKENS: int(1, 10_000_000).default(65_536),
   /** Lease of a worker on an agent's segment (BullMQ lock); a worker silent for longer loses it. */
   GOOSEHERD_LEASE_MS: int(500, 600_000).default(10_000),
   /** How long SIGTERM may take: the worker checkpoints its agents and exits within this. */

@@ -1,5 +1,5 @@
 import { configuredApiKeys, loadEnv } from './config.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, utf8ByteLength } from './limits.js';
 import { CreateAgentSchema, CreateTaskSchema } from './rest-schemas.js';
 import { SubscribeFrameSchema } from './ws-frames.js';
 
@@ -78,5 +78,26 @@ describe('environment', () => {
       ['bob', 'b'.repeat(20)],
     ]);
     expect(() => loadEnv({ GOOSEHERD_API_KEYS: 'alice:short' })).toThrow(/GOOSEHERD_API_KEYS/);
+  });
+});
+
+describe('input limits count UTF-8 bytes', () => {
+  it('counts bytes as TextEncoder writes them', () => {
+    for (const s of ['', 'x', 'é', '€', '😀', 'a€😀b', '\ud800', '\udc00x', '\ud800\ud800']) {
+      expect(utf8ByteLength(s)).toBe(new TextEncoder().encode(s).length);
+    }
+  });
+
+  it('refuses an input of multi-byte characters past the byte limit, naming the field', () => {
+    const euros = Math.floor(LIMITS.inputBytes / 3);
+    expect(CreateTaskSchema.safeParse({ input: '€'.repeat(euros) }).success).toBe(true);
+    const tooMany = CreateTaskSchema.safeParse({ input: '€'.repeat(euros + 1) });
+    expect(fields(tooMany)).toEqual(['input']);
+    expect(tooMany.error?.issues[0].message).toBe(`at most ${LIMITS.inputBytes} bytes of UTF-8`);
+    // The issue's case: 32,768 € (98,304 bytes) passed a limit counted in UTF-16 units.
+    expect(fields(CreateTaskSchema.safeParse({ input: '€'.repeat(32_768) }))).toEqual(['input']);
+    expect(fields(CreateAgentSchema.safeParse({ system: '€'.repeat(LIMITS.systemBytes) }))).toEqual([
+      'system',
+    ]);
   });
 });

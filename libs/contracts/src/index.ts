@@ -6,3 +6,5 @@ export * from './events.js';
 export * from './ws-frames.js';
 export * from './jobs.js';
 export * from './config.js';
+export * from './ids.js';
+export * from './deadline.js';

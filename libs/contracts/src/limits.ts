@@ -3,9 +3,16 @@
  * generation length, stop-string scanning) and the storage one tenant can hold.
  */
 export const LIMITS = Object.freeze({
-  /** Characters of task input (prefilled into the agent's state). */
+  /**
+   * Bytes of task input, counted in UTF-8 (what a byte-level tokenizer feeds: 32,768 `€` are 98,304 bytes,
+   * so a limit in UTF-16 units let three times the prompt through).
+   */
+  inputBytes: 32_768,
+  /** Bytes (UTF-8) of an agent's system prompt. */
+  systemBytes: 8_192,
+  /** @deprecated the same number as `inputBytes`, which is what is enforced (UTF-8 bytes). */
   inputChars: 32_768,
-  /** Characters of an agent's system prompt. */
+  /** @deprecated the same number as `systemBytes`, which is what is enforced (UTF-8 bytes). */
   systemChars: 8_192,
   /** Largest `maxTokens` a task may ask for. */
   maxTokens: 4_096,
@@ -35,3 +42,21 @@ export const SAMPLING_RANGES = Object.freeze({
   logitBias: [-100, 100],
   seed: [0, 2 ** 32 - 1],
 } as const);
+
+/** Bytes of `text` in UTF-8, without encoding it (a lone surrogate counts 3, as TextEncoder writes U+FFFD). */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}

@@ -18,6 +18,19 @@ export interface AgentView {
   /** Tasks waiting in the agent's mailbox (the running one included). */
   pendingTasks?: number;
   forkedFrom?: string;
+  /**
+   * Present when the agent needs an operator: its stored state could not be used (the blob is missing or
+   * damaged), so its tasks fail instead of running from a wiped memory. Cleared by the first task that
+   * restores the state again (e.g. after the blob was put back from a backup).
+   */
+  needsAttention?: AgentAttention;
+}
+
+/** Why an agent needs attention, since when, and the task that found it. */
+export interface AgentAttention {
+  reason: string;
+  since: string;
+  taskId: string;
 }
 
 export type FinishReason = 'stop' | 'length' | 'end_of_text' | 'cancelled' | 'error';

@@ -1,8 +1,20 @@
 import { z } from 'zod';
-import { LIMITS, SAMPLING_RANGES as R } from './limits.js';
+import { LIMITS, SAMPLING_RANGES as R, utf8ByteLength } from './limits.js';
 
 /** The largest RWKV vocabulary (World: 65,536 logits); a served model may have fewer (the worker checks). */
 const MAX_VOCABULARY = 65_536;
+
+/**
+ * A string of at most `bytes` bytes of UTF-8. The length check in UTF-16 units comes first and is cheap (a
+ * string never has more units than UTF-8 bytes), so an oversized string is refused without a byte count.
+ */
+const utf8Text = (minUnits: number, bytes: number) =>
+  z
+    .string()
+    .min(minUnits)
+    .max(bytes, { abort: true })
+    .refine((s) => utf8ByteLength(s) <= bytes, { message: `at most ${bytes} bytes of UTF-8` })
+    .meta({ description: `at most ${bytes.toLocaleString('en')} bytes of UTF-8` });
 
 const ranged = (name: keyof typeof R) => z.number().min(R[name][0]).max(R[name][1]);
 
@@ -33,13 +45,13 @@ export type Sampling = z.infer<typeof SamplingSchema>;
 
 export const CreateAgentSchema = z.strictObject({
   model: z.string().min(1).max(LIMITS.modelNameChars).optional(),
-  system: z.string().max(LIMITS.systemChars).optional(),
+  system: utf8Text(0, LIMITS.systemBytes).optional(),
   sampling: SamplingSchema.optional(),
 });
 export type CreateAgentBody = z.infer<typeof CreateAgentSchema>;
 
 export const CreateTaskSchema = z.strictObject({
-  input: z.string().min(1).max(LIMITS.inputChars),
+  input: utf8Text(1, LIMITS.inputBytes),
   maxTokens: z.int().min(1).max(LIMITS.maxTokens).optional(),
   /** Stop strings; `[]` disables string stops (generation then ends at maxTokens or end-of-text). */
   stop: z.array(z.string().min(1).max(LIMITS.stopStringChars)).max(LIMITS.stopStrings).optional(),

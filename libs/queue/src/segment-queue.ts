@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueName, type AgentSegmentJob } from '@gooseherd/contracts';
 import type { SegmentProducer } from './segment-queue-api.js';
@@ -26,6 +26,9 @@ export function retryDelayMs(attemptsMade: number): number {
 
 const JOB_NAME = 'segment';
 
+/** Stack traces BullMQ keeps on a segment job (one per failed attempt; older ones are dropped). */
+export const STACK_TRACES_KEPT = 3;
+
 export class SegmentQueue implements SegmentProducer {
   readonly queue: Queue<AgentSegmentJob>;
 
@@ -42,9 +45,11 @@ export class SegmentQueue implements SegmentProducer {
       jobId: segmentJobId(job),
       priority: Math.min(Math.max(1, job.priority), MAX_PRIORITY),
       // A segment that throws (Redis unreachable mid-run) is retried with backoff for as long as it takes;
-      // task-level errors are recorded on the task by the worker and never throw.
+      // the worker fails a task whose segment keeps throwing for another reason (see apps/worker).
       attempts: Number.MAX_SAFE_INTEGER,
       backoff: { type: 'capped' },
+      // BullMQ keeps one stack trace per failed attempt on the job; a segment retried for hours keeps the last few.
+      stackTraceLimit: STACK_TRACES_KEPT,
       removeOnComplete: true,
       removeOnFail: true,
     });
@@ -64,61 +69,4 @@ export class SegmentQueue implements SegmentProducer {
   async close(): Promise<void> {
     await this.queue.close();
   }
-}
-
-/**
- * The BullMQ lock a consumer holds on a segment job while it runs it: the key and this run's token. The
- * store checks it when the segment begins, so a run whose lock expired (its process was frozen between
- * fetching the job and starting it) cannot take the agent back from the run that holds the job now.
- */
-export interface SegmentLock {
-  key: string;
-  token: string;
-}
-
-export function segmentLockKey(prefix: string, jobId: string): string {
-  return `${bullPrefix(prefix)}:${QueueName.AgentSegments}:${jobId}:lock`;
-}
-
-export interface SegmentConsumerOptions {
-  prefix: string;
-  /** Segments this process runs at once (their decode steps are batched together). */
-  concurrency: number;
-  /** The lease: a worker that does not renew its lock for this long loses the job to another worker. */
-  lockMs: number;
-  /** Shown in Redis CLIENT LIST (BullMQ names its connections after the worker). */
-  name?: string;
-}
-
-/**
- * The consumer side: a BullMQ worker whose stalled-job check hands a dead worker's segments to a live one.
- * It starts paused (autorun false); call `run()` once the engine is ready.
- */
-export function createSegmentConsumer(
-  connection: Redis,
-  options: SegmentConsumerOptions,
-  process: (
-    job: AgentSegmentJob,
-    lock: SegmentLock | undefined,
-    bullJob: Job<AgentSegmentJob>,
-  ) => Promise<void>,
-): Worker<AgentSegmentJob> {
-  const lockOf = (job: Job<AgentSegmentJob>, token?: string): SegmentLock | undefined =>
-    token && job.id ? { key: segmentLockKey(options.prefix, job.id), token } : undefined;
-  return new Worker<AgentSegmentJob>(
-    QueueName.AgentSegments,
-    (job, token) => process(job.data, lockOf(job, token), job),
-    {
-      connection,
-      prefix: bullPrefix(options.prefix),
-      concurrency: options.concurrency,
-      name: options.name,
-      autorun: false,
-      lockDuration: options.lockMs,
-      stalledInterval: Math.max(250, Math.floor(options.lockMs / 2)),
-      // A stalled segment is always retried: the store's checkpoint makes re-running it cheap and safe.
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
-      settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade) },
-    },
-  );
 }

@@ -14,13 +14,6 @@ export interface ApiStore {
   /** Resolves when Redis answers (readiness). */
   ping(): Promise<void>;
 
-  /** The tenant an API key belongs to (keys are stored as SHA-256 hashes), or undefined. */
-  tenantForApiKey(apiKey: string): Promise<string | undefined>;
-  /** Maps `apiKey` to `tenantId`, creating the tenant if needed (GOOSEHERD_API_KEY, tests, admin CLI). */
-  ensureApiKey(tenantId: string, apiKey: string): Promise<void>;
-  /** A new tenant with a fresh random key; the key is returned once and stored only hashed. */
-  createTenant(name: string): Promise<{ tenantId: string; apiKey: string }>;
-
   /** Throws AgentLimitError when the tenant already holds `maxAgents`. */
   createAgent(
     tenantId: string,
@@ -45,8 +38,6 @@ export interface ApiStore {
     task: Required<Pick<CreateTaskBody, 'input' | 'maxTokens'>> & Pick<CreateTaskBody, 'stop' | 'sampling'>,
   ): Promise<{ task: TaskAccepted; segment?: AgentSegmentJob } | undefined>;
   getTask(tenantId: string, taskId: string): Promise<TaskView | undefined>;
-  /** The agent a task belongs to, if this tenant owns the task (subscription checks). */
-  taskAgent(tenantId: string, taskId: string): Promise<string | undefined>;
   /**
    * Queued → cancelled at once ('cancelled'); running → the worker is told and stops within a step
    * ('requested'); already final → 'final'. Undefined when absent for this tenant.

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
  * The Redis key layout, in one place. Lua scripts derive the same names from the prefix (see lua/common.ts),
  * so a change here must be mirrored there.
  *
- *   {p}:key:{sha256}          → tenant id of an API key (keys are never stored in clear)
  *   {p}:tenant:{t}:agents     ZSET agent ids by creation time (listing, the per-tenant limit)
  *   {p}:agent:{a}             HASH the agent record, its scheduling fields and its checkpoint metadata
  *   {p}:agent:{a}:state       STRING the recurrent state blob (engine state codec), fixed size per model
@@ -20,9 +19,6 @@ import { randomBytes } from 'node:crypto';
  */
 export class Keys {
   constructor(readonly prefix: string) {}
-  apiKey(hash: string): string {
-    return `${this.prefix}:key:${hash}`;
-  }
   tenantAgents(tenantId: string): string {
     return `${this.prefix}:tenant:${tenantId}:agents`;
   }
@@ -71,5 +67,3 @@ export class Keys {
 export function newId(kind: 'agt' | 'tsk'): string {
   return `${kind}_${randomBytes(16).toString('base64url')}`;
 }
-
-export const ID_PATTERN = /^(agt|tsk)_[A-Za-z0-9_-]{22}$/;

@@ -1,4 +1,11 @@
-import type { AgentView, FinishReason, Sampling, TaskStatus, TaskView } from '@gooseherd/contracts';
+import type {
+  AgentAttention,
+  AgentView,
+  FinishReason,
+  Sampling,
+  TaskStatus,
+  TaskView,
+} from '@gooseherd/contracts';
 
 /** Redis hash fields → API views. Empty strings stand for "absent" (HSET cannot store nil). */
 
@@ -19,6 +26,8 @@ export function agentView(h: Record<string, string>, pendingTasks?: number): Age
   if (sampling) view.sampling = sampling;
   if (pendingTasks !== undefined) view.pendingTasks = pendingTasks;
   if (h.forkedFrom) view.forkedFrom = h.forkedFrom;
+  const attention = parseJsonField<AgentAttention>(h.attention);
+  if (attention) view.needsAttention = attention;
   return view;
 }
 

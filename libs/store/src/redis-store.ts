@@ -1,8 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { AgentSegmentJob, AgentView, Page, Sampling, TaskEvent, TaskView } from '@gooseherd/contracts';
+import {
+  ID_PATTERN,
+  type AgentSegmentJob,
+  type AgentView,
+  type Page,
+  type Sampling,
+  type TaskEvent,
+  type TaskView,
+} from '@gooseherd/contracts';
 import { AgentLimitError, type ApiStore } from './api-store.js';
-import { ID_PATTERN, Keys, newId } from './keys.js';
+import { Keys, newId } from './keys.js';
 import { withScripts, type ScriptedRedis } from './lua/register.js';
 import { agentView, taskView } from './records.js';
 import { readStream } from './stream-read.js';
@@ -11,10 +18,6 @@ export interface RedisStoreOptions {
   prefix: string;
   /** How long finished tasks and their event logs are kept. */
   taskTtlSeconds: number;
-}
-
-export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey).digest('hex');
 }
 
 /** The API's side of the store (see ApiStore). Multi-key changes run as Lua scripts, atomically. */
@@ -36,26 +39,6 @@ export class RedisStore implements ApiStore {
 
   async ping(): Promise<void> {
     await this.redis.ping();
-  }
-
-  async tenantForApiKey(apiKey: string): Promise<string | undefined> {
-    return (await this.redis.get(this.keys.apiKey(hashApiKey(apiKey)))) ?? undefined;
-  }
-
-  async ensureApiKey(tenantId: string, apiKey: string): Promise<void> {
-    await this.redis.set(this.keys.apiKey(hashApiKey(apiKey)), tenantId);
-  }
-
-  async createTenant(name: string): Promise<{ tenantId: string; apiKey: string }> {
-    const slug =
-      name
-        .toLowerCase()
-        .replace(/[^a-z0-9_.-]+/g, '-')
-        .slice(0, 40) || 'tenant';
-    const tenantId = `${slug}-${randomBytes(4).toString('hex')}`;
-    const apiKey = `gh_${randomBytes(32).toString('base64url')}`;
-    await this.ensureApiKey(tenantId, apiKey);
-    return { tenantId, apiKey };
   }
 
   async createAgent(
@@ -156,13 +139,6 @@ export class RedisStore implements ApiStore {
       .exec()) as [[unknown, Record<string, string>], [unknown, string | null]];
     if (h.tenant !== tenantId) return undefined;
     return taskView(h, output ?? '');
-  }
-
-  /** The agent a task belongs to, if the tenant owns it (subscription checks). */
-  async taskAgent(tenantId: string, taskId: string): Promise<string | undefined> {
-    if (!ID_PATTERN.test(taskId)) return undefined;
-    const [tenant, agentId] = await this.redis.hmget(this.keys.task(taskId), 'tenant', 'agentId');
-    return tenant === tenantId && agentId ? agentId : undefined;
   }
 
   async cancelTask(

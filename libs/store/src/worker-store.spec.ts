@@ -220,13 +220,6 @@ describe('WorkerStore', () => {
     expect((await api.getTask('alice', lease.taskId))?.status).toBe('cancelled');
     expect(await api.getAgent('alice', fork!.id)).toBeDefined();
   });
-
-  it('resolves API keys by hash only', async () => {
-    const { tenantId, apiKey } = await api.createTenant('Acme Corp');
-    expect(await api.tenantForApiKey(apiKey)).toBe(tenantId);
-    expect(await api.tenantForApiKey(apiKey + 'x')).toBeUndefined();
-    expect(await redis.keys(`${prefix}:key:*${apiKey}*`)).toEqual([]);
-  });
 });
 
 describe('RedisEventFeed', () => {
@@ -254,5 +247,52 @@ describe('RedisEventFeed', () => {
       await feed.close();
       sub.disconnect();
     }
+  });
+
+  describe('what the worker reads and marks between writes', () => {
+    it('tells a segment whether to go on: ok, cancel (task cancelled or agent deleted), fenced (lease lost)', async () => {
+      const a = await runningSegment('signals');
+      expect(await worker.segmentSignal(a.lease)).toBe('ok');
+      expect(await api.cancelTask('signals', a.taskId)).toBe('requested');
+      expect(await worker.segmentSignal(a.lease)).toBe('cancel');
+
+      const b = await runningSegment('signals');
+      expect(await api.deleteAgent('signals', b.agent.id)).toBe(true);
+      expect(await worker.segmentSignal(b.lease)).toBe('cancel');
+
+      const c = await runningSegment('signals');
+      await redis.hincrby(worker.keys.agent(c.agent.id), 'epoch', 1); // another worker took the agent
+      expect(await worker.segmentSignal(c.lease)).toBe('fenced');
+    });
+
+    it('counts faults in a row at the same position, from 1 again after progress, and never for a fenced lease', async () => {
+      const { lease } = await runningSegment('faults');
+      expect(await worker.recordSegmentFault(lease)).toBe(1);
+      expect(await worker.recordSegmentFault(lease)).toBe(2);
+      expect(await worker.appendTokens(lease, [{ id: 5, text: 'x' }], 1)).toBe('ok');
+      expect(await worker.recordSegmentFault(lease)).toBe(1);
+      expect(await worker.recordSegmentFault(lease)).toBe(2);
+      await redis.hincrby(worker.keys.agent(lease.agentId), 'epoch', 1);
+      expect(await worker.recordSegmentFault(lease)).toBe('fenced');
+    });
+
+    it('marks an agent as needing attention and clears the mark, fenced by the lease', async () => {
+      const { agent, lease } = await runningSegment('attention');
+      expect(await worker.setAgentAttention(lease, 'the state blob is gone')).toBe(true);
+      expect((await api.getAgent('attention', agent.id))?.needsAttention).toEqual({
+        reason: 'the state blob is gone',
+        since: expect.any(String),
+        taskId: lease.taskId,
+      });
+      const next = await worker.beginSegment(
+        { agentId: agent.id, tenantId: 'attention', seq: 1, priority: 1 },
+        'w:2',
+      );
+      expect(next.kind === 'run' && next.agent.needsAttention).toBe(true);
+      expect(await worker.setAgentAttention(lease, undefined)).toBe(false); // the old lease is fenced
+      if (next.kind !== 'run') throw new Error('expected run');
+      expect(await worker.setAgentAttention(next.lease, undefined)).toBe(true);
+      expect((await api.getAgent('attention', agent.id))?.needsAttention).toBeUndefined();
+    });
   });
 });

@@ -14,6 +14,8 @@ export interface Lease {
 
 export interface SegmentAgent {
   model: string;
+  /** The agent is marked as needing attention (see AgentView.needsAttention). */
+  needsAttention: boolean;
   system: string;
   sampling?: Sampling;
   stateVersion: number;
@@ -72,6 +74,26 @@ export interface TaskEnd {
   flushText?: string;
 }
 
+/**
+ * KEYS: agent, task. ARGV: epoch. → -1 (fenced) | faults in a row without progress. Progress is the task's
+ * durable tokensOut: a fault at a new position starts the count again.
+ */
+const RECORD_SEGMENT_FAULT = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
+if redis.call('HGET', KEYS[2], 'status') ~= 'running' then return -1 end
+local at = redis.call('HGET', KEYS[2], 'tokensOut') or '0'
+if redis.call('HGET', KEYS[2], 'faultAt') == at then return redis.call('HINCRBY', KEYS[2], 'faults', 1) end
+redis.call('HSET', KEYS[2], 'faults', 1, 'faultAt', at)
+return 1
+`;
+
+/** KEYS: agent. ARGV: epoch, attention JSON ('' = clear). → 0 fenced | 1. */
+const SET_AGENT_ATTENTION = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'attention') else redis.call('HSET', KEYS[1], 'attention', ARGV[2]) end
+return 1
+`;
+
 /** The worker's side of the store: segment leases, fenced token/checkpoint/finish writes. */
 export class WorkerStore {
   readonly keys: Keys;
@@ -129,6 +151,7 @@ export class WorkerStore {
       mode: mode as 'fresh' | 'continue' | 'resume',
       agent: {
         model: a.model,
+        needsAttention: Boolean(a.attention),
         system: a.system ?? '',
         sampling: parseJsonField<Sampling>(a.sampling),
         stateVersion: Number(a.stateVersion ?? 0),
@@ -235,6 +258,58 @@ export class WorkerStore {
     if (r[0] === 'fenced') return { result: 'fenced' };
     const [, stateVersion, nextSeq, priority] = r;
     return { result: 'ok', stateVersion, next: nextSeq > 0 ? this.job(lease, nextSeq, priority) : undefined };
+  }
+
+  /**
+   * Records that the lease's segment failed for a reason other than Redis (a fault), and returns how many
+   * faults the task has had in a row without progress (its durable `tokensOut` unchanged since the first of
+   * them); 'fenced' when the lease is no longer the agent's. The worker fails the task after a few.
+   */
+  async recordSegmentFault(lease: Lease): Promise<number | 'fenced'> {
+    const r = (await this.redis.eval(
+      RECORD_SEGMENT_FAULT,
+      2,
+      this.keys.agent(lease.agentId),
+      this.keys.task(lease.taskId),
+      lease.epoch,
+    )) as number;
+    return r < 0 ? 'fenced' : r;
+  }
+
+  /**
+   * Marks the lease's agent as needing attention (its stored state could not be used), or clears the mark
+   * (`reason` undefined). Fenced by the lease's epoch; false when fenced.
+   */
+  async setAgentAttention(lease: Lease, reason: string | undefined): Promise<boolean> {
+    const attention = reason
+      ? JSON.stringify({ reason, since: new Date().toISOString(), taskId: lease.taskId })
+      : '';
+    const r = (await this.redis.eval(
+      SET_AGENT_ATTENTION,
+      1,
+      this.keys.agent(lease.agentId),
+      String(lease.epoch),
+      attention,
+    )) as number;
+    return r === 1;
+  }
+
+  /**
+   * Whether the lease's segment should go on: 'cancel' (its task was cancelled, or its agent deleted),
+   * 'fenced' (another worker holds the agent now), or 'ok'. Read between prefill chunks, where no write
+   * would tell the worker.
+   */
+  async segmentSignal(lease: Lease): Promise<WriteResult> {
+    const [[, epoch], [, task]] = (await this.redis
+      .multi()
+      .hget(this.keys.agent(lease.agentId), 'epoch')
+      .hmget(this.keys.task(lease.taskId), 'status', 'cancel')
+      .exec()) as [[unknown, string | null], [unknown, (string | null)[]]];
+    if (epoch === null) return 'cancel'; // the agent was deleted (its tasks were cancelled with it)
+    if (epoch !== String(lease.epoch)) return 'fenced'; // the begin script answers the epoch as a number
+    const [status, cancel] = task;
+    if (status === 'cancelled' || cancel === '1') return 'cancel';
+    return status === 'running' ? 'ok' : 'fenced';
   }
 
   /**

@@ -1,7 +1,5 @@
 import * as fs from 'node:fs';
-import type { GooseherdCluster } from '../../e2e/harness/gooseherd-cluster';
-import type { ManagedProcess } from '../../e2e/harness/managed-process';
-import { rawRequest } from './raw-http';
+import { rawRequest, type GooseherdCluster, type ManagedProcess } from '@gooseherd/test-kit';
 
 /** Log lines at pino level error (50) or fatal (60) in a process's log: what an unhandled error leaves. */
 export function errorLogLines(proc: ManagedProcess): string[] {

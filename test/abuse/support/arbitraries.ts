@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { LIMITS, SAMPLING_RANGES as R } from '@gooseherd/contracts';
+import { ID_PATTERN, LIMITS, SAMPLING_RANGES as R } from '@gooseherd/contracts';
 
 /**
  * fast-check arbitraries for the API's inputs: valid bodies drawn from the contracts' limits, near-valid ones
@@ -373,7 +373,7 @@ export const contentTypes: fc.Arbitrary<string> = fc.oneof(
 
 /** Ids for path segments: real-looking ids, ids of other shapes, and anything at all, percent-encoded. */
 export const junkIdSegment: fc.Arbitrary<string> = fc.oneof(
-  fc.stringMatching(/^(agt|tsk)_[A-Za-z0-9_-]{22}$/),
+  fc.stringMatching(ID_PATTERN),
   fc.stringMatching(/^[\w-]{1,80}$/),
   fc.string({ unit: 'binary', maxLength: 100 }).map(encodeURIComponent),
   // Raw URL characters, stray percent signs and dot segments, unencoded.

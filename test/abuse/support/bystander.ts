@@ -1,9 +1,13 @@
 import type { TaskView } from '@gooseherd/contracts';
-import type { EventSocket } from '../../e2e/harness/event-socket';
-import type { GooseherdCluster } from '../../e2e/harness/gooseherd-cluster';
-import { ApiClient } from '../../e2e/harness/rest-client';
-import { sequenceProblems, streamedText, summarize } from '../../e2e/harness/task-log';
-import { exactLengthTask } from '../../e2e/harness/workloads';
+import {
+  ApiClient,
+  exactLengthTask,
+  sequenceProblems,
+  streamedText,
+  summarize,
+  type EventSocket,
+  type GooseherdCluster,
+} from '@gooseherd/test-kit';
 
 /**
  * Another tenant's task that runs while an abuse case happens: it is submitted and watched on its own
@@ -38,6 +42,13 @@ export class Bystander {
       what: `the first token of ${tenant}'s bystander task`,
     });
     return new Bystander(cluster, tenant, accepted.id, tokens, socket);
+  }
+
+  /** Milliseconds from each of the task's events being stored (`at`) to its arrival on the socket. */
+  receivedLatencies(): number[] {
+    return this.socket
+      .timedEvents(this.taskId)
+      .map(({ event, receivedAt }) => receivedAt - Date.parse(event.at));
   }
 
   /** Waits for the final event and checks the task and its stream; returns the task record. */

@@ -1,5 +1,5 @@
 import type { ProblemDetails } from '@gooseherd/contracts';
-import type { RawResponse } from './raw-http';
+import type { RawResponse } from '@gooseherd/test-kit';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ID_PATTERN } from '@gooseherd/contracts';
 import { anyJsonText, setOwn } from './arbitraries';
 
 /**
@@ -32,7 +33,7 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 const PING = '{"type":"ping"}';
 
 const junkId = fc.oneof(
-  fc.stringMatching(/^(agt|tsk)_[A-Za-z0-9_-]{22}$/),
+  fc.stringMatching(ID_PATTERN),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }).filter((s) => s.length <= 64),
 );
 

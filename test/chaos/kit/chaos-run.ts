@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ManagedProcess } from '../../e2e/harness/managed-process';
+import type { ManagedProcess } from '@gooseherd/test-kit';
 
 /** Seeded randomness, reporting and process bookkeeping shared by the chaos tests. */
 

@@ -1,7 +1,5 @@
 import { FINAL_EVENT_KINDS, type TaskEvent } from '@gooseherd/contracts';
-import { sleep, waitFor } from '../../e2e/harness/deadline';
-import { EventSocket } from '../../e2e/harness/event-socket';
-import { readTaskEventStream } from '../../e2e/harness/sse-reader';
+import { EventSocket, readTaskEventStream, sleep, waitFor } from '@gooseherd/test-kit';
 
 /**
  * Clients that behave as the platform asks real clients to: when the connection drops (API restart, outage)

@@ -1,8 +1,8 @@
 import * as net from 'node:net';
-import { withDeadline } from '../../e2e/harness/deadline';
+import { withDeadline } from '@gooseherd/test-kit';
 
 /**
- * Watching one process's Redis traffic (its connections from e2e/harness/process-sockets): a MONITOR tap that
+ * Watching one process's Redis traffic (its connections, from the test kit's process-sockets): a MONITOR tap that
  * keeps only the script calls those connections make, each with the commands the script ran inside Redis
  * (MONITOR shows them as `[0 lua]` lines right after the call).
  */

@@ -1,6 +1,6 @@
 import type { AgentView, EventDataMap, TaskEvent, TaskView } from '@gooseherd/contracts';
 import type { Redis } from 'ioredis';
-import { ofKind, sequenceProblems, streamedText } from '../../e2e/harness/task-log';
+import { ofKind, sequenceProblems, streamedText } from '@gooseherd/test-kit';
 
 /**
  * Audits of what a task left in Redis, read directly (not through the API): its durable event log, its output

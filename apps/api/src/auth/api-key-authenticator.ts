@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { configuredApiKeys, type Env } from '@gooseherd/contracts';
-import type { ApiStore } from '@gooseherd/store';
-import { API_STORE, ENV } from '../tokens.js';
+import { ENV } from '../tokens.js';
 
-const CACHE_MS = 10_000;
-const CACHE_ENTRIES = 10_000;
 const MAX_KEY_CHARS = 512;
 
 export interface Principal {
@@ -19,34 +16,31 @@ export function hashKey(apiKey: string): string {
 }
 
 /**
- * Resolves API keys to tenants for HTTP and WebSocket alike. Keys from the environment are known without
- * Redis (so they work the moment the process listens); others are looked up in the store and cached briefly.
+ * Resolves API keys to tenants for HTTP and WebSocket alike. Keys live only in this process's configuration
+ * (GOOSEHERD_API_KEY, GOOSEHERD_API_KEYS): nothing is read from or written to Redis, so a key removed from the
+ * configuration stops working on an instance the moment it restarts, and on every instance once the last one
+ * has restarted. (Earlier versions stored keys in Redis as `{prefix}:key:{sha256}` and fell back to them; those
+ * entries are no longer read.)
  */
 @Injectable()
 export class ApiKeyAuthenticator {
   private readonly configured = new Map<string, string>();
-  private readonly cache = new Map<string, { tenantId: string; until: number }>();
 
-  constructor(
-    @Inject(ENV) env: Env,
-    @Inject(API_STORE) private readonly store: ApiStore,
-  ) {
+  constructor(@Inject(ENV) env: Env) {
     for (const [tenant, key] of configuredApiKeys(env)) this.configured.set(hashKey(key), tenant);
   }
 
-  /** Undefined for an unknown key; rejects when the store is unreachable. */
-  async authenticate(apiKey: string): Promise<Principal | undefined> {
+  /** Undefined for an unknown key. */
+  authenticate(apiKey: string): Principal | undefined {
     if (apiKey.length === 0 || apiKey.length > MAX_KEY_CHARS) return undefined;
     const keyHash = hashKey(apiKey);
-    const configured = this.configured.get(keyHash);
-    if (configured) return { tenantId: configured, keyHash };
-    const cached = this.cache.get(keyHash);
-    if (cached && cached.until > Date.now()) return { tenantId: cached.tenantId, keyHash };
-    const tenantId = await this.store.tenantForApiKey(apiKey);
-    if (!tenantId) return undefined;
-    if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
-    this.cache.set(keyHash, { tenantId, until: Date.now() + CACHE_MS });
-    return { tenantId, keyHash };
+    const tenantId = this.configured.get(keyHash);
+    return tenantId === undefined ? undefined : { tenantId, keyHash };
+  }
+
+  /** Whether any key is configured (a warning at start otherwise). */
+  get keyCount(): number {
+    return this.configured.size;
   }
 }
 

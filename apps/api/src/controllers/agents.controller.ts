@@ -13,12 +13,11 @@ import {
   type TaskAccepted,
 } from '@gooseherd/contracts';
 import type { SegmentProducer } from '@gooseherd/queue';
-import { AgentLimitError, type ApiStore } from '@gooseherd/store';
+import { AgentLimitError, type ApiStore, withRedisDeadline } from '@gooseherd/store';
 import type { Principal } from '../auth/api-key-authenticator.js';
 import { CurrentPrincipal } from '../http/principal.decorator.js';
 import { Problems } from '../http/problem.js';
 import { ZodValidationPipe } from '../http/zod-validation.pipe.js';
-import { withDeadline } from '../infrastructure/deadline.js';
 import type { Logger } from '../observability/logger.js';
 import { API_STORE, ENV, LOGGER, SEGMENT_PRODUCER } from '../tokens.js';
 import { requireId } from './resource-id.js';
@@ -110,7 +109,7 @@ export class AgentsController {
     });
     if (!submitted) throw Problems.notFound('agent not found');
     if (submitted.segment) {
-      await withDeadline(this.producer.enqueue(submitted.segment), ENQUEUE_TIMEOUT_MS, 'enqueue').catch(
+      await withRedisDeadline(this.producer.enqueue(submitted.segment), ENQUEUE_TIMEOUT_MS, 'enqueue').catch(
         (error: Error) =>
           this.logger.warn(
             { err: error.message, agentId: submitted.task.agentId },

@@ -1,7 +1,6 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import type { ApiStore } from '@gooseherd/store';
+import { withRedisDeadline, type ApiStore } from '@gooseherd/store';
 import { Problems } from '../http/problem.js';
-import { withDeadline } from '../infrastructure/deadline.js';
 import { Metrics } from '../observability/metrics.js';
 import { API_STORE } from '../tokens.js';
 
@@ -25,7 +24,7 @@ export class HealthController {
   @Get('readyz')
   async readyz(): Promise<{ status: 'ready' }> {
     try {
-      await withDeadline(this.store.ping(), READY_TIMEOUT_MS, 'ping');
+      await withRedisDeadline(this.store.ping(), READY_TIMEOUT_MS, 'ping');
     } catch {
       throw Problems.unavailable('Redis is unreachable');
     }

@@ -1,9 +1,8 @@
+import { ID_PATTERN } from '@gooseherd/contracts';
 import { Problems } from '../http/problem.js';
-
-const ID = /^[\w-]{1,64}$/;
 
 /** An id that cannot exist reads as absent (404) without asking Redis. */
 export function requireId(id: string, what: 'agent' | 'task'): string {
-  if (!ID.test(id)) throw Problems.notFound(`${what} not found`);
+  if (!ID_PATTERN.test(id)) throw Problems.notFound(`${what} not found`);
   return id;
 }

@@ -27,7 +27,7 @@ export class TaskEventsController {
   /** Server-Sent Events; resumes after `Last-Event-ID` (or `?after=`), which is the task's event seq. */
   @Get(':id/events')
   async events(
-    @CurrentPrincipal() { tenantId }: Principal,
+    @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Query(new ZodValidationPipe(EventsQuerySchema, 'query')) query: z.output<typeof EventsQuerySchema>,
     @Headers('last-event-id') lastEventId: string | undefined,
@@ -41,12 +41,12 @@ export class TaskEventsController {
         throw Problems.validation([{ field: 'Last-Event-ID', message: parsed.error.issues[0].message }]);
       after = parsed.data;
     }
-    const task = await this.store.getTask(tenantId, taskId);
+    const task = await this.store.getTask(principal.tenantId, taskId);
     if (!task) throw Problems.notFound('task not found');
     // A final task with nothing after `after` would otherwise stream heartbeats forever.
     const finished =
       FINAL_TASK_STATUSES.includes(task.status) &&
       (await this.store.readTaskEvents(taskId, after, 1)).length === 0;
-    this.streams.stream(res, taskId, after, finished);
+    this.streams.stream(res, principal, taskId, after, finished);
   }
 }

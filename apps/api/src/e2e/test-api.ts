@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { loadEnv, type AgentSegmentJob } from '@gooseherd/contracts';
 import { WorkerStore } from '@gooseherd/store';
 import { Redis } from 'ioredis';
-import { WebSocket } from 'ws';
+import { EventSocket, SseParser, waitFor as waitForValue, type ServerSentEvent } from '@gooseherd/test-kit';
 import { createApp } from '../create-app.js';
 import { createLogger } from '../observability/logger.js';
 
@@ -127,22 +127,12 @@ export async function runTask(api: TestApi, agentId: string, texts: string[]): P
   });
 }
 
-/** Waits for `condition` with a deadline, never forever. */
-export async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Waits for `probe` to return something, with a deadline, never forever (the test kit's `waitFor`). */
+export function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+  return waitForValue(() => probe(), { what, timeoutMs, intervalMs: 10 });
 }
 
-export interface SseEvent {
-  id?: string;
-  event?: string;
-  data: string;
-}
+export type SseEvent = ServerSentEvent;
 
 /** Reads an SSE response until the server ends it (or the deadline passes); returns its events. */
 export async function readSse(
@@ -151,8 +141,8 @@ export async function readSse(
 ): Promise<{ events: SseEvent[]; ended: boolean }> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
+  const parser = new SseParser();
   const events: SseEvent[] = [];
-  let buffer = '';
   let timedOut = false;
   const deadline = setTimeout(() => {
     timedOut = true;
@@ -166,26 +156,7 @@ export async function readSse(
         ended = !timedOut;
         break;
       }
-      buffer += decoder.decode(value, { stream: true });
-      let split: number;
-      while ((split = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, split);
-        buffer = buffer.slice(split + 2);
-        const event: SseEvent = { data: '' };
-        let hasData = false;
-        for (const line of block.split('\n')) {
-          if (line.startsWith(':')) continue;
-          const [field, ...rest] = line.split(':');
-          const value = rest.join(':').replace(/^ /, '');
-          if (field === 'id') event.id = value;
-          else if (field === 'event') event.event = value;
-          else if (field === 'data') {
-            event.data += value;
-            hasData = true;
-          }
-        }
-        if (hasData) events.push(event);
-      }
+      events.push(...parser.push(decoder.decode(value, { stream: true })));
     }
   } finally {
     clearTimeout(deadline);
@@ -193,31 +164,34 @@ export async function readSse(
   return { events, ended };
 }
 
-/** A `ws` client that buffers frames so a test can await the next one (with a deadline). */
+/**
+ * The test kit's WebSocket client, read one frame at a time (each with a deadline). `frames` is this reader's
+ * own list (a test may empty it to start over); `next()` reads it in order.
+ */
 export class TestSocket {
   readonly frames: Json[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
   private read = 0;
 
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.frames.push(JSON.parse(String(data))));
-    this.closed = new Promise((resolve) =>
-      ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
-    );
+  private constructor(private readonly socket: EventSocket) {
+    // Frames that came with the upgrade arrived before this constructor ran: the kit's socket kept them.
+    this.frames.push(...socket.frames);
+    socket.ws.on('message', (data) => this.frames.push(JSON.parse(String(data))));
   }
 
   static async open(url: string): Promise<TestSocket> {
-    const ws = new WebSocket(url);
-    const socket = new TestSocket(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return socket;
+    return new TestSocket(await EventSocket.open(url, undefined));
+  }
+
+  get ws(): EventSocket['ws'] {
+    return this.socket.ws;
+  }
+
+  get closed(): Promise<{ code: number; reason: string }> {
+    return this.socket.waitForClose(10_000);
   }
 
   send(frame: unknown): void {
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
   /** The next unread frame. */
@@ -228,6 +202,6 @@ export class TestSocket {
   }
 
   close(): void {
-    this.ws.close();
+    void this.socket.close();
   }
 }

@@ -1,6 +1,6 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ProblemDetails } from '@gooseherd/contracts';
+import { problem } from './problem.js';
 
 /**
  * Requests Node's HTTP parser refuses before the app sees them (headers over its size limit, malformed
@@ -14,15 +14,14 @@ export function answerParserErrorsAsProblems(server: Server): void {
     }
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body: ProblemDetails = {
-      type: `urn:gooseherd:problem:${status === 431 ? 'headers-too-large' : status === 408 ? 'request-timeout' : 'bad-request'}`,
-      title: STATUS_CODES[status] ?? 'Bad Request',
+    const body = problem(
       status,
-      detail:
-        status === 431
-          ? 'the request line or headers exceed 16 KiB'
-          : 'the request could not be parsed as HTTP',
-    };
+      status === 431 ? 'headers-too-large' : status === 408 ? 'request-timeout' : 'bad-request',
+      STATUS_CODES[status] ?? 'Bad Request',
+      status === 431
+        ? 'the request line or headers exceed 16 KiB'
+        : 'the request could not be parsed as HTTP',
+    );
     const json = JSON.stringify(body);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +

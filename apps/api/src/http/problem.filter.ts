@@ -1,11 +1,11 @@
 import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import { isRedisUnavailableError } from '../infrastructure/redis-errors.js';
+import { classifyRedisFailure } from '@gooseherd/store';
 import { RedisConnections } from '../infrastructure/redis-connections.js';
 import type { Logger } from '../observability/logger.js';
 import { LOGGER } from '../tokens.js';
 import type { ApiRequest, ApiResponse } from './api-request.js';
-import { ProblemException, Problems, sendProblem } from './problem.js';
+import { ProblemException, Problems, redisUnavailableProblem, sendProblem } from './problem.js';
 
 /**
  * Every error leaves as application/problem+json. Redis outages become 503; anything unexpected becomes a
@@ -32,12 +32,13 @@ export class ProblemFilter implements ExceptionFilter {
       const detail = status === 404 ? `no route ${req.method} ${req.originalUrl.split('?')[0]}` : undefined;
       return Problems.http(status, STATUS_CODES[status] ?? 'Error', detail);
     }
-    if (isRedisUnavailableError(error) || !this.redis.allReady()) {
+    const failure = classifyRedisFailure(error);
+    if (failure.kind !== 'error' || !this.redis.allReady()) {
       this.logger.warn(
-        { err: (error as Error)?.message, url: req.originalUrl },
+        { err: (error as Error)?.message, reason: failure.reason, url: req.originalUrl },
         'request failed: redis unavailable',
       );
-      return Problems.unavailable();
+      return failure.kind === 'error' ? Problems.unavailable() : redisUnavailableProblem(failure);
     }
     this.logger.error({ err: error, method: req.method, url: req.originalUrl }, 'unhandled error');
     return Problems.internal();

@@ -1,5 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import type { ProblemDetails } from '@gooseherd/contracts';
+import { retryAfterSeconds, type RedisFailure } from '@gooseherd/store';
+
+/** 503 for a Redis failure that is Redis's state, not the request's (see `classifyRedisFailure`). */
+export function redisUnavailableProblem(failure: RedisFailure): ProblemException {
+  const detail =
+    failure.kind === 'retry-later'
+      ? `the state store cannot serve this now (${failure.reason}); retry later`
+      : undefined;
+  return Problems.unavailable(detail, retryAfterSeconds(failure));
+}
 
 export type FieldError = { field: string; message: string };
 
@@ -16,7 +26,14 @@ export class ProblemException extends Error {
   }
 }
 
-function problem(status: number, slug: string, title: string, detail?: string, errors?: FieldError[]) {
+/** The one builder of a problem+json body (`type` is `urn:gooseherd:problem:<slug>`). */
+export function problem(
+  status: number,
+  slug: string,
+  title: string,
+  detail?: string,
+  errors?: FieldError[],
+): ProblemDetails {
   const body: ProblemDetails = { type: TYPE_BASE + slug, title, status };
   if (detail !== undefined) body.detail = detail;
   if (errors !== undefined) body.errors = errors;
@@ -60,8 +77,39 @@ export const Problems = {
       problem(429, 'rate-limited', 'Too many requests', `rate limit exceeded; retry after ${retryAfterS} s`),
       { 'Retry-After': String(retryAfterS) },
     ),
-  unavailable: (detail = 'the state store is unreachable; retry shortly') =>
-    new ProblemException(problem(503, 'unavailable', 'Service unavailable', detail), { 'Retry-After': '1' }),
+  tooManyFailedAuthentications: (retryAfterS: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'too-many-failed-authentications',
+        'Too many failed authentications',
+        `too many failed authentications from this address; retry after ${retryAfterS} s`,
+      ),
+      { 'Retry-After': String(retryAfterS) },
+    ),
+  tooManySubscriptions: (limit: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'too-many-subscriptions',
+        'Too many subscriptions',
+        `this API key already holds the maximum of ${limit} event streams on this server`,
+      ),
+    ),
+  replayLimited: (retryAfterS: number) =>
+    new ProblemException(
+      problem(
+        429,
+        'replay-limited',
+        'Replay limit reached',
+        `this API key replayed its budget of stored events; retry after ${retryAfterS} s`,
+      ),
+      { 'Retry-After': String(retryAfterS) },
+    ),
+  unavailable: (detail = 'the state store is unreachable; retry shortly', retryAfterS = 1) =>
+    new ProblemException(problem(503, 'unavailable', 'Service unavailable', detail), {
+      'Retry-After': String(retryAfterS),
+    }),
   internal: () =>
     new ProblemException(
       problem(500, 'internal', 'Internal server error', 'the error was logged on the server'),

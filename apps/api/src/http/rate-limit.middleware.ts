@@ -1,9 +1,10 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { Env } from '@gooseherd/contracts';
+import { classifyRedisFailure } from '@gooseherd/store';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ENV, RATE_LIMITER } from '../tokens.js';
 import type { ApiRequest, ApiResponse, Next } from './api-request.js';
-import { Problems, sendProblem } from './problem.js';
+import { Problems, redisUnavailableProblem, sendProblem } from './problem.js';
 
 /** GOOSEHERD_RATE_LIMIT requests per key per GOOSEHERD_RATE_WINDOW_S, counted in Redis across instances. */
 @Injectable()
@@ -25,8 +26,12 @@ export class RateLimitMiddleware implements NestMiddleware {
         res.setHeader('RateLimit-Remaining', '0');
         return sendProblem(res, Problems.rateLimited(Math.max(1, Math.ceil(outcome.msBeforeNext / 1000))));
       }
-      // Only Redis can make consume() throw an Error.
-      return sendProblem(res, Problems.unavailable());
+      // Only Redis can make consume() throw an Error; say which kind (down, or full/loading/busy) and when to retry.
+      const failure = classifyRedisFailure(outcome);
+      return sendProblem(
+        res,
+        failure.kind === 'error' ? Problems.unavailable() : redisUnavailableProblem(failure),
+      );
     }
     next();
   }

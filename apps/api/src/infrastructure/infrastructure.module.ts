@@ -8,11 +8,26 @@ import {
 } from '@nestjs/common';
 import type { Env } from '@gooseherd/contracts';
 import { SegmentQueue, type SegmentProducer } from '@gooseherd/queue';
-import { RedisEventFeed, RedisStore, type EventFeed } from '@gooseherd/store';
+import {
+  RedisEventFeed,
+  RedisStore,
+  withRedisDeadline,
+  type ApiStore,
+  type EventFeed,
+} from '@gooseherd/store';
+import { SharedEventFeed } from '../events/shared-event-feed.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../observability/logger.js';
-import { API_STORE, ENV, EVENT_FEED, LOGGER, RATE_LIMITER, SEGMENT_PRODUCER } from '../tokens.js';
-import { withDeadline } from './deadline.js';
+import { AUTH_FAILURE_LIMITS } from '../auth/failed-auth-limiter.js';
+import {
+  API_STORE,
+  AUTH_FAILURE_LIMITER,
+  ENV,
+  EVENT_FEED,
+  LOGGER,
+  RATE_LIMITER,
+  SEGMENT_PRODUCER,
+} from '../tokens.js';
 import { RedisConnections } from './redis-connections.js';
 
 const STARTUP_WAIT_MS = 3_000;
@@ -41,7 +56,10 @@ class InfrastructureLifecycle implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(signal?: string): Promise<void> {
     this.logger.info({ signal }, 'api shutting down: closing queue, event feed and redis');
     // BullMQ waits for a connection forever; with Redis away there is nothing to flush anyway.
-    await Promise.allSettled([this.feed.close(), withDeadline(this.producer.close(), 1_000, 'queue close')]);
+    await Promise.allSettled([
+      this.feed.close(),
+      withRedisDeadline(this.producer.close(), 1_000, 'queue close'),
+    ]);
     await this.connections.close();
   }
 }
@@ -68,9 +86,11 @@ export class InfrastructureModule {
             new RedisStore(c.store, { prefix, taskTtlSeconds: env.GOOSEHERD_TASK_TTL_S }),
         },
         {
+          // One upstream follower per log on this instance, shared by all of that log's clients.
           provide: EVENT_FEED,
-          inject: [RedisConnections],
-          useFactory: (c: RedisConnections) => new RedisEventFeed(c.feedSubscriber, c.feedReader, { prefix }),
+          inject: [RedisConnections, API_STORE],
+          useFactory: (c: RedisConnections, store: ApiStore) =>
+            new SharedEventFeed(new RedisEventFeed(c.feedSubscriber, c.feedReader, { prefix }), store),
         },
         {
           provide: SEGMENT_PRODUCER,
@@ -89,9 +109,30 @@ export class InfrastructureModule {
               rejectIfRedisNotReady: true,
             }),
         },
+        {
+          provide: AUTH_FAILURE_LIMITER,
+          inject: [RedisConnections],
+          useFactory: (c: RedisConnections) =>
+            new RateLimiterRedis({
+              storeClient: c.store,
+              keyPrefix: `${prefix}:authfail`,
+              points: AUTH_FAILURE_LIMITS.failures,
+              duration: AUTH_FAILURE_LIMITS.windowS,
+              rejectIfRedisNotReady: true,
+            }),
+        },
         InfrastructureLifecycle,
       ],
-      exports: [ENV, LOGGER, RedisConnections, API_STORE, EVENT_FEED, SEGMENT_PRODUCER, RATE_LIMITER],
+      exports: [
+        ENV,
+        LOGGER,
+        RedisConnections,
+        API_STORE,
+        EVENT_FEED,
+        SEGMENT_PRODUCER,
+        RATE_LIMITER,
+        AUTH_FAILURE_LIMITER,
+      ],
     };
   }
 }

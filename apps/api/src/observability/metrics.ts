@@ -1,8 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SegmentProducer } from '@gooseherd/queue';
+import { withRedisDeadline } from '@gooseherd/store';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { withDeadline } from '../infrastructure/deadline.js';
 import { SEGMENT_PRODUCER } from '../tokens.js';
+
+/** How long a scrape may reuse the queue depth read from Redis. */
+export const QUEUE_GAUGE_TTL_MS = 1_500;
 
 /** The API's Prometheus metrics, in a registry of its own (several apps can share a process in tests). */
 @Injectable()
@@ -40,16 +43,26 @@ export class Metrics {
 
   constructor(@Inject(SEGMENT_PRODUCER) producer: SegmentProducer) {
     collectDefaultMetrics({ register: this.registry, prefix: 'gooseherd_api_' });
+    // Scrapes are answered from a value at most QUEUE_GAUGE_TTL_MS old: any number of scrapers (or a hostile
+    // client: /metrics needs no key) cost Redis at most one query per TTL, and concurrent scrapes share it.
+    let waiting: { at: number; read: Promise<number | undefined> } | undefined;
+    const waitingCount = (): Promise<number | undefined> => {
+      if (!waiting || Date.now() - waiting.at >= QUEUE_GAUGE_TTL_MS) {
+        waiting = {
+          at: Date.now(),
+          read: withRedisDeadline(producer.waitingCount(), 500, 'queue waiting count').catch(() => undefined),
+        };
+      }
+      return waiting.read;
+    };
     new Gauge({
       name: 'gooseherd_queue_waiting_jobs',
-      help: 'Agent segments waiting for a worker (all tenants); absent while Redis is unreachable',
+      help: `Agent segments waiting for a worker (all tenants), at most ${QUEUE_GAUGE_TTL_MS} ms old; absent while Redis is unreachable`,
       registers: [this.registry],
       async collect() {
-        try {
-          this.set(await withDeadline(producer.waitingCount(), 500, 'queue waiting count'));
-        } catch {
-          this.reset();
-        }
+        const count = await waitingCount();
+        if (count === undefined) this.reset();
+        else this.set(count);
       },
     });
   }

@@ -26,6 +26,16 @@ export const AgentViewSchema = z.object({
   sampling: SamplingSchema.optional(),
   pendingTasks: z.int().optional(),
   forkedFrom: z.string().optional(),
+  needsAttention: z
+    .object({
+      reason: z.string().describe("why: the agent's stored state is missing or damaged"),
+      since: z.string(),
+      taskId: z.string().describe('the task that found it (and failed)'),
+    })
+    .optional()
+    .describe(
+      "present when the agent's stored state could not be used: its tasks fail until an operator restores it",
+    ),
 });
 
 export const AgentPageSchema = z.object({

@@ -1,80 +1,119 @@
-import {
-  FINAL_EVENT_KINDS,
-  type ServerFrame,
-  type SubscribeFrame,
-  type TaskEvent,
-  type UnsubscribeFrame,
-} from '@gooseherd/contracts';
-import type { ApiStore, EventFeed } from '@gooseherd/store';
-import { WebSocket, type RawData } from 'ws';
-import type { ApiKeyAuthenticator, Principal } from '../auth/api-key-authenticator.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
-import { parseClientFrame } from './frames.js';
+import type { ServerFrame, TaskEvent } from '@gooseherd/contracts';
+import { WebSocket } from 'ws';
+import type { Principal } from '../auth/api-key-authenticator.js';
+import { eventFrameText } from '../events/event-text.js';
+import type { Reservation } from '../events/stream-budget.js';
+import { STREAM_LIMITS } from '../events/stream-limits.js';
 
 export const WS_LIMITS = Object.freeze({
-  subscriptionsPerConnection: 256,
-  subscriptionsPerKey: 1024,
-  /** Time to send `{"type":"auth"}` when the URL carried no token. */
+  ...STREAM_LIMITS,
+  /** Time to send `{"type":"auth"}` when the upgrade carried no token. */
   authGraceMs: 5_000,
-  /** Frames received but not yet handled; a client past this is flooding. */
+  /** Frames received but not yet handled; a client past this is flooding (closed with 1008). */
   pendingFrames: 1_000,
-  /** Unsent bytes before a client counts as too slow and is dropped. */
-  maxBufferedBytes: 8 * 1024 * 1024,
+  /** Largest client frame (bigger ones are closed by ws with 1009). */
+  maxFrameBytes: 64 * 1024,
 });
 
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_POLICY = 1008;
+export const CLOSE_TRY_AGAIN = 1013;
 export const CLOSE_UNAUTHORIZED = 4401;
-const CLOSE_POLICY = 1008;
-const CLOSE_TRY_AGAIN = 1013;
-const ID = /^[\w-]{1,64}$/;
+/** Too many connections for the key, or too many failed authentications from the address. */
+export const CLOSE_TOO_MANY = 4429;
 
-export interface SessionContext {
-  auth: ApiKeyAuthenticator;
-  store: ApiStore;
-  feed: EventFeed;
-  metrics: Metrics;
-  logger: Logger;
-  /** Subscriptions per API key across this instance's connections. */
-  keySubscriptions: Map<string, number>;
-}
-
-interface Subscription {
+export interface Subscription {
   active: boolean;
   stop?: () => void;
+  /** The key's subscription budget slot, given back when the subscription ends. */
+  slot: Reservation;
 }
 
-type Target = { kind: 'task' | 'agent'; id: string; field: 'taskId' | 'agentId' };
-
 /**
- * One `/v1/ws` connection: authentication, then subscribe/unsubscribe/ping frames handled one at a time
- * in arrival order. Bad frames get an error frame and the connection stays open.
+ * The state of one `/v1/ws` connection. Frames are handled strictly one at a time in arrival order: the guard
+ * takes a turn for each frame as it arrives (synchronously, inside Nest's dispatch) and the handler gives it back
+ * when it is done, so a frame's checks and effects never interleave with the next frame's.
  */
-export class EventSocketSession {
-  private principal?: Principal;
-  private readonly subscriptions = new Map<string, Subscription>();
-  private work: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private closed = false;
-  private authTimer?: NodeJS.Timeout;
+export class SocketSession {
+  principal?: Principal;
+  /** The key's connection budget slot (taken at authentication). */
+  connectionSlot?: Reservation;
+  readonly subscriptions = new Map<string, Subscription>();
   alive = true;
+  closed = false;
+  authTimer?: NodeJS.Timeout;
+  private pending = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private readonly turns = new WeakMap<object, () => void>();
 
   constructor(
-    private readonly socket: WebSocket,
-    token: string | undefined,
-    private readonly ctx: SessionContext,
-  ) {
-    ctx.metrics.wsConnections.inc();
-    socket.on('message', (data: RawData, isBinary: boolean) => this.receive(data as Buffer, isBinary));
-    socket.on('pong', () => (this.alive = true));
-    socket.on('error', () => socket.terminate());
-    socket.once('close', () => this.dispose());
-    if (token !== undefined) this.enqueue(() => this.authenticate(token));
-    else
-      this.authTimer = setTimeout(
-        () => this.close(CLOSE_UNAUTHORIZED, 'authentication timeout'),
-        WS_LIMITS.authGraceMs,
-      );
+    readonly socket: WebSocket,
+    /** The client's address (failed-authentication limit). */
+    readonly address: string,
+  ) {}
+
+  /**
+   * Takes the next turn for `frame` (called as the frame arrives). Resolves when every earlier frame is done;
+   * false when the connection is flooding or already closed (the turn is given back then).
+   */
+  takeTurn(frame: object): Promise<boolean> | false {
+    if (++this.pending > WS_LIMITS.pendingFrames) {
+      this.close(CLOSE_POLICY, 'too many frames in flight');
+      return false;
+    }
+    const previous = this.tail;
+    let done!: () => void;
+    this.tail = new Promise<void>((resolve) => (done = resolve));
+    const give = () => {
+      this.pending--;
+      done();
+    };
+    this.turns.set(frame, give);
+    return previous.then(() => {
+      if (!this.closed) return true;
+      this.endTurn(frame);
+      return false;
+    });
   }
+
+  /** Gives back the turn of `frame` (idempotent). */
+  endTurn(frame: object): void {
+    const give = this.turns.get(frame);
+    if (!give) return;
+    this.turns.delete(frame);
+    give();
+  }
+
+  /** Runs a frame's handler in its turn, and gives the turn back however it ends. */
+  async handle<T>(frame: object, body: () => Promise<T> | T): Promise<T> {
+    try {
+      return await body();
+    } finally {
+      this.endTurn(frame);
+    }
+  }
+
+  send(frame: ServerFrame): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  /** An event frame (serialized once for all the clients that receive it). */
+  sendEvent(event: TaskEvent): void {
+    this.sendText(eventFrameText(event));
+  }
+
+  private sendText(text: string): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return;
+    const unsent = this.socket.bufferedAmount;
+    if (unsent > WS_LIMITS.wsMaxBufferedBytes || this.tooFarBehind(unsent))
+      return this.close(CLOSE_TRY_AGAIN, 'client too slow');
+    this.socket.send(text);
+  }
+
+  /** Set at authentication: whether this client must be dropped for its key's unsent-bytes budget. */
+  tooFarBehind: (unsent: number) => boolean = () => false;
+  /** Set at authentication: removes this connection from its key's unsent-bytes accounting. */
+  untrackBacklog: () => void = () => undefined;
 
   close(code: number, reason: string): void {
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
@@ -89,174 +128,4 @@ export class EventSocketSession {
   ping(): void {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.ping();
   }
-
-  private receive(data: Buffer, isBinary: boolean): void {
-    if (++this.pending > WS_LIMITS.pendingFrames)
-      return this.close(CLOSE_POLICY, 'too many frames in flight');
-    this.enqueue(() => this.handle(data, isBinary));
-  }
-
-  private enqueue(task: () => Promise<void> | void): void {
-    this.work = this.work
-      .then(() => (this.closed ? undefined : task()))
-      .catch((error: unknown) => {
-        this.ctx.logger.error({ err: error }, 'websocket frame handling failed');
-        this.sendError('internal', 'the frame could not be handled');
-      });
-  }
-
-  private async handle(data: Buffer, isBinary: boolean): Promise<void> {
-    this.pending--;
-    const parsed = parseClientFrame(data, isBinary);
-    if (!this.principal) {
-      if (parsed.ok && parsed.frame.type === 'auth') return this.authenticate(parsed.frame.token);
-      return this.close(CLOSE_UNAUTHORIZED, 'send {"type":"auth","token":"<api key>"} first');
-    }
-    if (!parsed.ok) return this.sendError(parsed.code, parsed.message, parsed.field);
-    const frame = parsed.frame;
-    switch (frame.type) {
-      case 'ping':
-        return this.send({ type: 'pong' });
-      case 'auth':
-        return this.sendError('invalid_frame', 'already authenticated', 'type');
-      case 'subscribe':
-        return this.subscribe(this.principal, frame);
-      case 'unsubscribe':
-        return this.unsubscribe(frame);
-    }
-  }
-
-  private async authenticate(token: string): Promise<void> {
-    clearTimeout(this.authTimer);
-    let principal: Principal | undefined;
-    try {
-      principal = await this.ctx.auth.authenticate(token);
-    } catch {
-      this.sendError('unavailable', 'the state store is unreachable; reconnect shortly');
-      return this.close(CLOSE_TRY_AGAIN, 'store unavailable');
-    }
-    if (!principal) return this.close(CLOSE_UNAUTHORIZED, 'invalid API key');
-    this.principal = principal;
-    this.send({ type: 'authenticated', tenant: principal.tenantId });
-  }
-
-  private async subscribe(principal: Principal, frame: SubscribeFrame): Promise<void> {
-    const target = targetOf(frame);
-    const key = `${target.kind}:${target.id}`;
-    const replacing = this.subscriptions.get(key);
-    if (!replacing) {
-      const perKey = this.ctx.keySubscriptions.get(principal.keyHash) ?? 0;
-      if (this.subscriptions.size >= WS_LIMITS.subscriptionsPerConnection) {
-        return this.sendError(
-          'too_many_subscriptions',
-          `at most ${WS_LIMITS.subscriptionsPerConnection} per connection`,
-          target.field,
-        );
-      }
-      if (perKey >= WS_LIMITS.subscriptionsPerKey) {
-        return this.sendError(
-          'too_many_subscriptions',
-          `at most ${WS_LIMITS.subscriptionsPerKey} per API key`,
-          target.field,
-        );
-      }
-    }
-    let exists: boolean;
-    try {
-      exists = ID.test(target.id) && (await this.owns(principal.tenantId, target));
-    } catch {
-      return this.sendError('unavailable', 'the state store is unreachable; retry shortly', target.field);
-    }
-    if (!exists) return this.sendError('not_found', `${target.kind} not found`, target.field);
-    if (this.closed) return;
-
-    if (replacing) this.stop(replacing);
-    else this.count(principal, +1);
-    const after = frame.after ?? 0;
-    const subscription: Subscription = { active: true };
-    this.subscriptions.set(key, subscription);
-    this.send({ type: 'subscribed', [target.field]: target.id, after });
-
-    // Dedupe by position, so a resubscription or a feed retry can never repeat an event.
-    let last = after;
-    const onEvent = (event: TaskEvent) => {
-      const position = target.kind === 'task' ? event.seq : event.agentSeq;
-      if (!subscription.active || position <= last) return;
-      last = position;
-      this.send({ type: 'event', ...event });
-      // A finished task's log is complete: free the slot.
-      if (target.kind === 'task' && FINAL_EVENT_KINDS.includes(event.kind)) this.remove(key, subscription);
-    };
-    const stop =
-      target.kind === 'task'
-        ? this.ctx.feed.followTask(target.id, after, onEvent)
-        : this.ctx.feed.followAgent(target.id, after, onEvent);
-    if (subscription.active) subscription.stop = stop;
-    else stop();
-  }
-
-  private unsubscribe(frame: UnsubscribeFrame): void {
-    const target = targetOf(frame);
-    const subscription = this.subscriptions.get(`${target.kind}:${target.id}`);
-    if (!subscription)
-      return this.sendError('not_subscribed', `no subscription to this ${target.kind}`, target.field);
-    this.remove(`${target.kind}:${target.id}`, subscription);
-    this.send({ type: 'unsubscribed', [target.field]: target.id });
-  }
-
-  private owns(tenantId: string, target: Target): Promise<boolean> {
-    const read =
-      target.kind === 'task'
-        ? this.ctx.store.getTask(tenantId, target.id)
-        : this.ctx.store.getAgent(tenantId, target.id);
-    return read.then((found) => found !== undefined);
-  }
-
-  private stop(subscription: Subscription): void {
-    subscription.active = false;
-    subscription.stop?.();
-  }
-
-  private remove(key: string, subscription: Subscription): void {
-    if (this.subscriptions.get(key) !== subscription) return;
-    this.stop(subscription);
-    this.subscriptions.delete(key);
-    if (this.principal) this.count(this.principal, -1);
-  }
-
-  private count(principal: Principal, delta: 1 | -1): void {
-    const counts = this.ctx.keySubscriptions;
-    const next = (counts.get(principal.keyHash) ?? 0) + delta;
-    if (next > 0) counts.set(principal.keyHash, next);
-    else counts.delete(principal.keyHash);
-    this.ctx.metrics.wsSubscriptions.inc(delta);
-  }
-
-  private send(frame: ServerFrame): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
-    if (this.socket.bufferedAmount > WS_LIMITS.maxBufferedBytes)
-      return this.close(CLOSE_TRY_AGAIN, 'client too slow');
-    this.socket.send(JSON.stringify(frame));
-  }
-
-  private sendError(code: string, message: string, field?: string): void {
-    this.ctx.metrics.wsFramesRejected.inc({ code });
-    this.send(
-      field === undefined ? { type: 'error', code, message } : { type: 'error', code, message, field },
-    );
-  }
-
-  private dispose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.authTimer);
-    for (const [key, subscription] of [...this.subscriptions]) this.remove(key, subscription);
-    this.ctx.metrics.wsConnections.dec();
-  }
-}
-
-function targetOf(frame: SubscribeFrame | UnsubscribeFrame): Target {
-  return frame.taskId !== undefined
-    ? { kind: 'task', id: frame.taskId, field: 'taskId' }
-    : { kind: 'agent', id: frame.agentId as string, field: 'agentId' };
 }
