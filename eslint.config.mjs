@@ -15,13 +15,14 @@ const ELEMENTS = [
   { type: 'store', pattern: 'libs/store' },
   { type: 'queue', pattern: 'libs/queue' },
   { type: 'agent-runtime', pattern: 'libs/agent-runtime' },
+  { type: 'grammar', pattern: 'libs/grammar' },
   { type: 'test-kit', pattern: 'libs/test-kit' },
   { type: 'engine', pattern: 'engine' },
   { type: 'tests', pattern: 'test' },
   { type: 'training', pattern: 'training' },
 ];
 const APPS = ['api', 'worker', 'cli'];
-const LIBS = ['contracts', 'store', 'queue', 'agent-runtime'];
+const LIBS = ['contracts', 'store', 'queue', 'agent-runtime', 'grammar'];
 const element = (...types) => ({ element: { types: { anyOf: types } } });
 const external = (source) => ({ module: { origin: 'external', source } });
 
@@ -103,7 +104,9 @@ export default tseslint.config(
             // Apps may import libs and the engine; libs never import apps; the engine imports nothing of the platform.
             { from: element(...APPS), allow: { to: element(...LIBS, 'engine') } },
             { from: element('store', 'queue', 'test-kit'), allow: { to: element('contracts') } },
-            { from: element('agent-runtime'), allow: { to: element('contracts', 'engine') } },
+            { from: element('agent-runtime'), allow: { to: element('contracts', 'engine', 'grammar') } },
+            // Constrained decoding is a pure module over the engine's tokenizers (and its models, in tests).
+            { from: element('grammar'), allow: { to: element('engine') } },
             { from: element('tests'), allow: { to: element(...LIBS, 'engine', 'test-kit') } },
             // The training workspace writes data with the platform's dialect and checks parity through the engine.
             { from: element('training'), allow: { to: element('agent-runtime', 'engine') } },

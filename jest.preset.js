@@ -19,7 +19,8 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs)/)'],
   moduleNameMapper: {
     '^@gooseherd/engine$': '<rootDir>/../../engine/src/index.ts',
-    '^@gooseherd/(contracts|store|queue|agent-runtime|test-kit)$': '<rootDir>/../../libs/$1/src/index.ts',
+    '^@gooseherd/(contracts|store|queue|grammar|agent-runtime|test-kit)$':
+      '<rootDir>/../../libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
