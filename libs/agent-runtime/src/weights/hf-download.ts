@@ -163,10 +163,9 @@ export async function downloadFile(
       if (err instanceof PullError) throw err;
       const reason = err instanceof Retryable ? err.message : describeNetworkError(err);
       if (attempt >= retries) {
-        throw new PullError(
-          'network',
-          `${url}: ${reason}; gave up after ${attempt + 1} attempts (the partial file ${part} is kept; run the pull again to resume)`,
-        );
+        const kept =
+          sizeOf(part) > 0 ? ` (the partial file ${part} is kept; run the pull again to resume)` : '';
+        throw new PullError('network', `${url}: ${reason}; gave up after ${attempt + 1} attempts${kept}`);
       }
       const delay = Math.min(backoffMs * 2 ** attempt, 8000);
       opts.onRetry?.(attempt + 1, reason, delay);
@@ -251,5 +250,6 @@ function describeNetworkError(err: unknown): string {
   const cause = (err as { cause?: Cause }).cause;
   const inner = cause?.code ? cause : cause?.errors?.find((e) => e.code);
   if (inner?.code) return `${inner.code}${inner.message ? ` (${inner.message})` : ''}`;
+  if (cause?.message) return `${(err as Error).message}: ${cause.message}`;
   return (err as Error).message ?? String(err);
 }

@@ -6,7 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findCatalogueModel, loadCatalogue, type CatalogueFile, type CatalogueModel } from './catalogue.js';
-import { downloadFile, type DownloadOptions, type DownloadResult, type Verification } from './hf-download.js';
+import {
+  downloadFile,
+  PullError,
+  type DownloadOptions,
+  type DownloadResult,
+  type Verification,
+} from './hf-download.js';
 
 export interface PulledRecord {
   readonly name: string;
@@ -83,8 +89,16 @@ export async function pullModel(name: string, opts: PullOptions): Promise<PullOu
     return { ...existing, downloaded: false };
   }
   const dir = modelsDir(opts.dataDir);
-  const vocab = entry.vocab ? await ensureVocab(entry.vocab, dir, opts) : null;
-  const weights = await downloadFile(entry, path.join(dir, entry.file), opts);
+  let vocab: Pick<DownloadResult, 'path' | 'sha256'> | null;
+  let weights: DownloadResult;
+  try {
+    vocab = entry.vocab ? await ensureVocab(entry.vocab, dir, opts) : null;
+    weights = await downloadFile(entry, path.join(dir, entry.file), opts);
+  } catch (err) {
+    // Name the model the user asked for; the message below it names the file and URL.
+    if (err instanceof PullError) throw new PullError(err.kind, `model ${name}: ${err.message}`);
+    throw err;
+  }
   const record: PulledRecord = {
     name,
     file: entry.file,

@@ -1,0 +1,209 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * `gooseherd model pull | list | rm` run as the real compiled binary against a local HTTP server that serves
+ * generated files under Hugging Face paths (`/<owner>/<repo>/resolve/main/<file>`) and honours Range.
+ */
+const BIN = path.resolve(__dirname, '../bin/gooseherd.js');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gooseherd-pull-'));
+const dataDir = path.join(work, 'data');
+const models = path.join(dataDir, 'models');
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const weights = randomBytes(3 * 1024 * 1024 + 17);
+const vocab = Buffer.from("1 'a' 1\n2 'b' 1\n");
+/** Served as `cut.pth`: the first request without a Range is cut after this many bytes. */
+const CUT_AT = 1024 * 1024;
+
+interface Served {
+  path: string;
+  range?: string;
+  status: number;
+}
+const served: Served[] = [];
+const files: Record<string, Buffer> = {
+  '/test-org/weights/resolve/main/fixture.pth': weights,
+  '/test-org/weights/resolve/main/cut.pth': weights,
+  '/test-org/weights/resolve/main/etag.pth': weights,
+  '/test-org/vocab/resolve/main/vocab.txt': vocab,
+};
+
+const server = http.createServer((req, res) => {
+  const url = req.url ?? '';
+  const body = files[url];
+  const entry: Served = { path: url, range: req.headers.range, status: 200 };
+  served.push(entry);
+  if (!body) {
+    entry.status = 404;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Entry not found');
+    return;
+  }
+  if (url.endsWith('/etag.pth')) res.setHeader('x-linked-etag', `"${sha256(body)}"`);
+  const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  if (match) {
+    const start = Number(match[1]);
+    entry.status = 206;
+    res.writeHead(206, {
+      'content-length': body.length - start,
+      'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+    });
+    res.end(body.subarray(start));
+    return;
+  }
+  res.writeHead(200, { 'content-length': body.length, 'accept-ranges': 'bytes' });
+  if (url.endsWith('/cut.pth') && served.filter((s) => s.path === url).length === 1) {
+    // The first download of cut.pth loses its connection a third of the way in.
+    res.write(body.subarray(0, CUT_AT), () => res.socket?.destroy());
+    return;
+  }
+  res.end(body);
+});
+
+const catalogueFile = path.join(work, 'catalogue.json');
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const vocabEntry = { repo: 'test-org/vocab', file: 'vocab.txt', sha256: sha256(vocab) };
+  const entry = (name: string, file: string, sum?: string) => ({
+    name,
+    repo: 'test-org/weights',
+    file,
+    ...(sum ? { sha256: sum } : {}),
+    vocab: vocabEntry,
+  });
+  fs.writeFileSync(
+    catalogueFile,
+    JSON.stringify({
+      models: [
+        entry('fixture-model', 'fixture.pth', sha256(weights)),
+        entry('cut-model', 'cut.pth', sha256(weights)),
+        entry('etag-model', 'etag.pth'),
+        entry('wrong-sum', 'fixture.pth', 'ab'.repeat(32)),
+        entry('missing-model', 'missing.pth', 'cd'.repeat(32)),
+      ],
+    }),
+  );
+  env = {
+    ...process.env,
+    GOOSEHERD_DATA_DIR: dataDir,
+    GOOSEHERD_HF_ENDPOINT: `http://127.0.0.1:${port}`,
+    GOOSEHERD_MODEL_CATALOGUE: catalogueFile,
+  };
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** The binary as a child process (async: the server answers from this same event loop). */
+function gooseherd(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!);
+
+describe('gooseherd model pull | list | rm', () => {
+  it('pulls a model and its vocabulary, verified, into $GOOSEHERD_DATA_DIR/models', async () => {
+    const r = await gooseherd('model', 'pull', 'fixture-model', '--json');
+    expect(r.code).toBe(0);
+    const out = lastJson(r.stdout);
+    expect(out).toMatchObject({ ok: true, downloaded: true, name: 'fixture-model', verifiedBy: 'catalogue' });
+    expect(fs.readFileSync(path.join(models, 'fixture.pth')).equals(weights)).toBe(true);
+    expect(fs.readFileSync(path.join(models, 'vocab.txt')).equals(vocab)).toBe(true);
+    expect(fs.readdirSync(models).filter((f) => f.endsWith('.part'))).toEqual([]);
+    expect(r.stderr).toBe(''); // no progress bar when stderr is not a terminal
+
+    const again = await gooseherd('model', 'pull', 'fixture-model', '--json');
+    expect(again.code).toBe(0);
+    expect(lastJson(again.stdout)).toMatchObject({ ok: true, downloaded: false });
+  });
+
+  it('resumes a download whose connection was cut, with a Range request, to a byte-identical file', async () => {
+    const r = await gooseherd('model', 'pull', 'cut-model');
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 0,
+      stderr: expect.stringMatching(/retry 1\//),
+    });
+    const requests = served.filter((s) => s.path.endsWith('/cut.pth'));
+    expect(requests.map((q) => q.status)).toEqual([200, 206]);
+    expect(requests[0]!.range).toBeUndefined();
+    // The resume starts where the bytes that reached the disk end: after some, at most all that were sent
+    // before the cut (a destroyed socket may drop the last of them in flight).
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(requests[1]!.range ?? '')?.[1]);
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(resumedAt).toBeLessThanOrEqual(CUT_AT);
+    expect(fs.readFileSync(path.join(models, 'cut.pth')).equals(weights)).toBe(true);
+  });
+
+  it("verifies a file the catalogue has no checksum for against the server's X-Linked-Etag", async () => {
+    const r = await gooseherd('model', 'pull', 'etag-model', '--json');
+    expect(r.code).toBe(0);
+    expect(lastJson(r.stdout)).toMatchObject({ verifiedBy: 'server-etag', sha256: sha256(weights) });
+  });
+
+  it('refuses a file whose checksum is wrong and removes the partial download', async () => {
+    fs.rmSync(path.join(models, 'fixture.pth'));
+    fs.rmSync(path.join(models, 'fixture.pth.pulled.json'));
+    const r = await gooseherd('model', 'pull', 'wrong-sum', '--json');
+    expect(r.code).toBe(4);
+    expect(lastJson(r.stdout)).toMatchObject({ ok: false, error: 'checksum' });
+    expect(r.stderr).toMatch(
+      /model wrong-sum: fixture\.pth: SHA-256 mismatch \(expected abab.*got [0-9a-f]{64}\)/,
+    );
+    expect(fs.existsSync(path.join(models, 'fixture.pth'))).toBe(false);
+    expect(fs.existsSync(path.join(models, 'fixture.pth.part'))).toBe(false);
+  });
+
+  it('explains a 404 with the model name and the URL', async () => {
+    const r = await gooseherd('model', 'pull', 'missing-model');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(
+      /^gooseherd: model missing-model: missing\.pth not found at http:\/\/127\.0\.0\.1:\d+\/test-org\/weights\/resolve\/main\/missing\.pth \(HTTP 404\)/,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('refuses an unknown name with exit code 2 before any download', async () => {
+    const before = served.length;
+    const r = await gooseherd('model', 'pull', 'no-such-model');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown model 'no-such-model'; known: .*rwkv7-g1-0\.4b/);
+    expect(served.length).toBe(before);
+  });
+
+  it('lists the catalogue with what is pulled, and rm deletes a pulled model', async () => {
+    const list = await gooseherd('model', 'list', '--json');
+    expect(list.code).toBe(0);
+    const rows: { name: string; pulled: unknown }[] = lastJson(list.stdout).models;
+    const pulledNames = rows.filter((m) => m.pulled).map((m) => m.name);
+    expect(pulledNames.sort()).toEqual(['cut-model', 'etag-model']);
+    expect(rows.map((m) => m.name)).toEqual(expect.arrayContaining(['rwkv7-g1-0.4b', 'rwkv7-world-2.9b']));
+
+    const rm = await gooseherd('model', 'rm', 'cut-model');
+    expect(rm.code).toBe(0);
+    expect(fs.existsSync(path.join(models, 'cut.pth'))).toBe(false);
+    const after = await gooseherd('model', 'list', '--json');
+    const stillPulled = lastJson(after.stdout).models.filter((m: { pulled: unknown }) => m.pulled);
+    expect(stillPulled.map((m: { name: string }) => m.name)).toEqual(['etag-model']);
+
+    const again = await gooseherd('model', 'rm', 'cut-model');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/cut-model is not pulled/);
+  });
+});
