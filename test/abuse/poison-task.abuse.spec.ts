@@ -1,4 +1,4 @@
-import { decodeState, readStateHeader } from '@gooseherd/engine';
+import { decodeState, encodeState, readStateHeader, stateFloatCount } from '@gooseherd/engine';
 import type { AgentView, TaskView } from '@gooseherd/contracts';
 import {
   exactLengthTask,
@@ -12,9 +12,6 @@ import { Keys } from '@gooseherd/store';
 // A poison task (one whose segment fails for a reason that is not the infrastructure) must end as failed,
 // naming why, within a bounded number of attempts, and must not take its agent down with it: the agent
 // keeps its last good state and its next task runs.
-
-/** About a thousand repeated bytes drive the embedded random model's state to NaN (issue 9 §1). */
-const NAN_INPUT = 'x'.repeat(4_000);
 
 describe('poison tasks', () => {
   const cluster = useCluster({ workers: 1 });
@@ -37,7 +34,11 @@ describe('poison tasks', () => {
     return log.messages.map((m) => m.taskEvent.kind);
   }
 
-  it('a prompt that drives the model to NaN fails its task naming why; the agent keeps its last good state and runs its next task', async () => {
+  it('a checkpointed NaN state fails its task at once naming it and flags the agent; with the good state back, the next task runs', async () => {
+    // The issue's wedge: the 32,000-character input drove the embedded model to NaN (with the engine's
+    // prefill chunk of 64, since cut to 32), the NaN state was checkpointed, and every later task of the
+    // agent retried forever. Workers no longer commit a non-finite state (numeric-health.ts); an agent that
+    // already has one stored must fail its task at once instead of retrying it.
     const c = cluster();
     const agent = await c.alice.createAgent();
     const good = await c.alice.waitForSuccess(
@@ -47,26 +48,44 @@ describe('poison tasks', () => {
     const before: AgentView = await c.alice.getAgent(agent.id);
     const goodState = await storedState(c, agent.id);
     expect(goodState.finite).toBe(true);
+    const key = new Keys(c.settings.prefix).agentState(agent.id);
+    const header = readStateHeader(goodState.blob);
+    const poisoned = new Float32Array(stateFloatCount(header.config)).fill(NaN);
+    await c.redis.redis().set(
+      key,
+      Buffer.from(
+        encodeState({
+          config: header.config,
+          fingerprint: header.fingerprint,
+          tokensConsumed: header.tokensConsumed,
+          data: poisoned,
+        }),
+      ),
+    );
 
-    const poison = await c.alice.submitTask(agent.id, { input: NAN_INPUT, maxTokens: 16 });
-    const next = await c.alice.submitTask(agent.id, exactLengthTask(8));
-
+    const poison = await c.alice.submitTask(agent.id, { input: 'hi', maxTokens: 16 });
     const failed: TaskView = await c.alice.waitForTask(poison.id, {
       timeoutMs: 30_000,
-      what: `the poisoned task ${poison.id} to end`,
+      what: `the task ${poison.id} on the poisoned state to end`,
     });
-    expect(failed).toMatchObject({ status: 'failed', tokensOut: 0 });
-    expect(failed.error).toMatch(/the model's (state|logits) became non-finite/);
-    expect(failed.attempts).toBe(1);
-    const kinds = await finalKinds(c, poison.id);
-    expect(kinds).toEqual(['queued', 'started', 'failed']);
+    expect(failed).toMatchObject({ status: 'failed', tokensOut: 0, attempts: 1 });
+    expect(failed.error).toBe(
+      "the agent's stored state cannot be used: it holds a non-finite value (state[0] = NaN); the agent needs attention",
+    );
+    expect(await finalKinds(c, poison.id)).toEqual(['queued', 'started', 'failed']);
+    expect((await c.alice.getAgent(agent.id)).needsAttention?.taskId).toBe(poison.id);
 
-    // The agent's next task runs, from the state the good task left (the poisoned prompt is not in it).
-    const after = await c.alice.waitForSuccess(next.id, 30_000);
+    // The good state put back: the agent's next task runs from it.
+    await c.redis.redis().set(key, goodState.blob);
+    const after = await c.alice.waitForSuccess(
+      (await c.alice.submitTask(agent.id, exactLengthTask(8))).id,
+      30_000,
+    );
     expect(after.tokensOut).toBe(8);
     const agentAfter = await c.alice.getAgent(agent.id);
     expect(agentAfter.tokensSeen).toBe(before.tokensSeen + after.tokensIn + after.tokensOut);
     expect(before.tokensSeen).toBe(good.tokensIn + good.tokensOut);
+    expect(agentAfter.needsAttention).toBeUndefined();
     expect((await storedState(c, agent.id)).finite).toBe(true);
   });
 

@@ -152,6 +152,16 @@ export class SegmentRunner {
         : err.message;
       return this.failForState(start, message);
     }
+    // A state checkpointed with NaN or ±Infinity (by a worker before the non-finite checks) can never
+    // produce a token: fail at once, and flag the agent, instead of retrying a task that cannot run.
+    const storedBad = nonFinite(restored.state, 'state', 0);
+    if (storedBad) {
+      return this.failForState(
+        start,
+        `the agent's stored state cannot be used: it holds a non-finite value ` +
+          `(state[${storedBad.index}] = ${storedBad.value})`,
+      );
+    }
     // The state is usable again (an operator put the blob back): the agent no longer needs attention.
     if (agent.needsAttention) await this.store.setAgentAttention(lease, undefined);
     const options = generatorOptions(this.model, agent, task, lease.taskId);
