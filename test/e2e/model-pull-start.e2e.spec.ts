@@ -61,7 +61,7 @@ const haveFixtures = fs.existsSync(path.join(FIXTURES, 'rwkv_vocab_v20230424.txt
       GOOSEHERD_API_KEY: apiKey,
       GOOSEHERD_ENGINE_THREADS: '1',
       GOOSEHERD_DRAIN_MS: '2000',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
     };
     delete env.GOOSEHERD_MODEL_PATH;
     delete env.GOOSEHERD_VOCAB_PATH;
@@ -89,5 +89,9 @@ const haveFixtures = fs.existsSync(path.join(FIXTURES, 'rwkv_vocab_v20230424.txt
     const task = await api.waitForSuccess(accepted.id, 120_000);
     expect(task.status).toBe('succeeded');
     expect(requests.length).toBe(2); // the worker found the pulled files and downloaded nothing more
+    // …and serves them, not the embedded model: its "model loaded" line names the pulled file.
+    expect(fs.readFileSync(logPath, 'utf8')).toMatch(
+      /tiny-world: RWKV-7 tiny-world from \S*rwkv7-tiny-A\.safetensors/,
+    );
   });
 });
