@@ -34,8 +34,26 @@ const files: Record<string, Buffer> = {
   '/test-org/vocab/resolve/main/vocab.txt': vocab,
 };
 
+const TOKEN = 'hf_test_token_0123456789';
+/** A second origin, like Hugging Face's CDN: gated.pth redirects here; it records the headers it gets. */
+const cdnRequests: http.IncomingHttpHeaders[] = [];
+const cdn = http.createServer((req, res) => {
+  cdnRequests.push(req.headers);
+  res.writeHead(200, { 'content-length': weights.length }).end(weights);
+});
+
 const server = http.createServer((req, res) => {
   const url = req.url ?? '';
+  if (url === '/test-org/gated/resolve/main/gated.pth') {
+    served.push({ path: url, range: req.headers.range, status: 302 });
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401).end();
+    const { port } = cdn.address() as AddressInfo;
+    res.writeHead(302, {
+      location: `http://127.0.0.1:${port}/cdn/gated.pth`,
+      'x-linked-etag': `"${sha256(weights)}"`,
+    });
+    return void res.end();
+  }
   const body = files[url];
   const entry: Served = { path: url, range: req.headers.range, status: 200 };
   served.push(entry);
@@ -70,6 +88,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const vocabEntry = { repo: 'test-org/vocab', file: 'vocab.txt', sha256: sha256(vocab) };
   const entry = (name: string, file: string, sum?: string) => ({
@@ -88,6 +107,7 @@ beforeAll(async () => {
         entry('etag-model', 'etag.pth'),
         entry('wrong-sum', 'fixture.pth', 'ab'.repeat(32)),
         entry('missing-model', 'missing.pth', 'cd'.repeat(32)),
+        { ...entry('gated-model', 'gated.pth'), repo: 'test-org/gated' },
       ],
     }),
   );
@@ -101,13 +121,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
+  await new Promise((resolve) => cdn.close(resolve));
   fs.rmSync(work, { recursive: true, force: true });
 });
 
 /** The binary as a child process (async: the server answers from this same event loop). */
 function gooseherd(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return gooseherdWith({}, ...args);
+}
+
+function gooseherdWith(
+  extraEnv: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -179,6 +207,21 @@ describe('gooseherd model pull | list | rm', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('sends GOOSEHERD_HF_TOKEN to a gated repository, not to the CDN it redirects to, and verifies by X-Linked-Etag', async () => {
+    const refused = await gooseherd('model', 'pull', 'gated-model');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(
+      /model gated-model: .*HTTP 401: the repository test-org\/gated needs access; set GOOSEHERD_HF_TOKEN/,
+    );
+
+    const r = await gooseherdWith({ GOOSEHERD_HF_TOKEN: TOKEN }, 'model', 'pull', 'gated-model', '--json');
+    expect(r.code).toBe(0);
+    expect(lastJson(r.stdout)).toMatchObject({ verifiedBy: 'server-etag', sha256: sha256(weights) });
+    expect(cdnRequests).toHaveLength(1);
+    expect(cdnRequests[0]!.authorization).toBeUndefined();
+    expect(fs.readFileSync(path.join(models, 'gated.pth')).equals(weights)).toBe(true);
+  });
+
   it('refuses an unknown name with exit code 2 before any download', async () => {
     const before = served.length;
     const r = await gooseherd('model', 'pull', 'no-such-model');
@@ -192,7 +235,7 @@ describe('gooseherd model pull | list | rm', () => {
     expect(list.code).toBe(0);
     const rows: { name: string; pulled: unknown }[] = lastJson(list.stdout).models;
     const pulledNames = rows.filter((m) => m.pulled).map((m) => m.name);
-    expect(pulledNames.sort()).toEqual(['cut-model', 'etag-model']);
+    expect(pulledNames.sort()).toEqual(['cut-model', 'etag-model', 'gated-model']);
     expect(rows.map((m) => m.name)).toEqual(expect.arrayContaining(['rwkv7-g1-0.4b', 'rwkv7-world-2.9b']));
 
     const rm = await gooseherd('model', 'rm', 'cut-model');
@@ -200,7 +243,7 @@ describe('gooseherd model pull | list | rm', () => {
     expect(fs.existsSync(path.join(models, 'cut.pth'))).toBe(false);
     const after = await gooseherd('model', 'list', '--json');
     const stillPulled = lastJson(after.stdout).models.filter((m: { pulled: unknown }) => m.pulled);
-    expect(stillPulled.map((m: { name: string }) => m.name)).toEqual(['etag-model']);
+    expect(stillPulled.map((m: { name: string }) => m.name)).toEqual(['etag-model', 'gated-model']);
 
     const again = await gooseherd('model', 'rm', 'cut-model');
     expect(again.code).toBe(1);

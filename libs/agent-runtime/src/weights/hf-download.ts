@@ -89,20 +89,13 @@ export async function downloadFile(
   for (let attempt = 0; ; attempt++) {
     try {
       const have = sizeOf(part);
-      const res = await fetch(url, {
-        headers: have > 0 ? { ...headers, range: `bytes=${have}-` } : headers,
-        redirect: 'follow',
-      });
-      if (!expectedSha) {
-        // Hugging Face sends the LFS object's SHA-256 as the (linked) ETag of large files.
-        const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(
-          /^W\/|"/g,
-          '',
-        );
-        if (/^[0-9a-f]{64}$/i.test(etag)) {
-          expectedSha = etag.toLowerCase();
-          verifiedBy = 'server-etag';
-        }
+      const { res, linkedEtag } = await fetchFollowing(
+        url,
+        have > 0 ? { ...headers, range: `bytes=${have}-` } : headers,
+      );
+      if (!expectedSha && linkedEtag) {
+        expectedSha = linkedEtag;
+        verifiedBy = 'server-etag';
       }
       if (res.status === 416 && have > 0) {
         // The part is already whole (or longer than the file): start again from zero rather than guess.
@@ -175,6 +168,39 @@ export async function downloadFile(
 }
 
 class Retryable extends Error {}
+
+/** Redirects followed per request (Hugging Face: one, from `resolve/main` to its CDN). */
+const MAX_REDIRECTS = 5;
+
+/**
+ * fetch with redirects followed by hand, so that (1) the `X-Linked-Etag` of the `resolve/main` answer (a 302
+ * on huggingface.co, carrying the LFS object's SHA-256) is seen, and (2) the token never leaves the origin it
+ * was meant for: Authorization is dropped when a redirect changes the origin.
+ */
+async function fetchFollowing(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ res: Response; linkedEtag?: string }> {
+  let current = url;
+  let sendHeaders = headers;
+  let linkedEtag: string | undefined;
+  for (let hop = 0; ; hop++) {
+    const res = await fetch(current, { headers: sendHeaders, redirect: 'manual' });
+    // Hugging Face sends the LFS object's SHA-256 as the (linked) ETag of large files.
+    const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\/|"/g, '');
+    if (!linkedEtag && /^[0-9a-f]{64}$/i.test(etag)) linkedEtag = etag.toLowerCase();
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status >= 400 || !location) return { res, linkedEtag };
+    await res.body?.cancel();
+    if (hop >= MAX_REDIRECTS) throw new PullError('http', `${url}: more than ${MAX_REDIRECTS} redirects`);
+    const next = new URL(location, current);
+    if (next.origin !== new URL(current).origin) {
+      const { authorization: _dropped, ...rest } = sendHeaders;
+      sendHeaders = rest;
+    }
+    current = next.href;
+  }
+}
 
 async function receive(
   res: Response,
