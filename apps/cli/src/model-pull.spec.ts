@@ -27,10 +27,12 @@ interface Served {
   status: number;
 }
 const served: Served[] = [];
+const stalled: http.ServerResponse[] = [];
 const files: Record<string, Buffer> = {
   '/test-org/weights/resolve/main/fixture.pth': weights,
   '/test-org/weights/resolve/main/cut.pth': weights,
   '/test-org/weights/resolve/main/etag.pth': weights,
+  '/test-org/weights/resolve/main/stall.pth': weights,
   '/test-org/vocab/resolve/main/vocab.txt': vocab,
 };
 
@@ -75,6 +77,11 @@ const server = http.createServer((req, res) => {
     return;
   }
   res.writeHead(200, { 'content-length': body.length, 'accept-ranges': 'bytes' });
+  if (url.endsWith('/stall.pth')) {
+    // Sends a third, then nothing: the client process is killed while it waits.
+    stalled.push(res);
+    return void res.write(body.subarray(0, CUT_AT));
+  }
   if (url.endsWith('/cut.pth') && served.filter((s) => s.path === url).length === 1) {
     // The first download of cut.pth loses its connection a third of the way in.
     res.write(body.subarray(0, CUT_AT), () => res.socket?.destroy());
@@ -108,6 +115,7 @@ beforeAll(async () => {
         entry('wrong-sum', 'fixture.pth', 'ab'.repeat(32)),
         entry('missing-model', 'missing.pth', 'cd'.repeat(32)),
         { ...entry('gated-model', 'gated.pth'), repo: 'test-org/gated' },
+        entry('stall-model', 'stall.pth', sha256(weights)),
       ],
     }),
   );
@@ -120,6 +128,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const res of stalled) res.destroy();
   await new Promise((resolve) => server.close(resolve));
   await new Promise((resolve) => cdn.close(resolve));
   fs.rmSync(work, { recursive: true, force: true });
@@ -179,6 +188,47 @@ describe('gooseherd model pull | list | rm', () => {
     expect(fs.readFileSync(path.join(models, 'cut.pth')).equals(weights)).toBe(true);
   });
 
+  it('resumes, in a new run, the .part a killed run left behind', async () => {
+    const child = spawn(process.execPath, [BIN, 'model', 'pull', 'stall-model'], { env, stdio: 'ignore' });
+    const part = path.join(models, 'stall.pth.part');
+    const deadline = Date.now() + 20_000;
+    while (!(fs.existsSync(part) && fs.statSync(part).size > 0)) {
+      if (Date.now() > deadline) throw new Error('no .part appeared');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const kept = fs.statSync(part).size;
+    expect(kept).toBeGreaterThan(0);
+
+    const r = await gooseherd('model', 'pull', 'stall-model');
+    expect(r.code).toBe(0);
+    const resumed = served.filter((s) => s.path.endsWith('/stall.pth'));
+    expect(resumed.map((q) => [q.status, q.range])).toEqual([
+      [200, undefined],
+      [206, `bytes=${kept}-`],
+    ]);
+    expect(fs.readFileSync(path.join(models, 'stall.pth')).equals(weights)).toBe(true);
+    expect(fs.existsSync(part)).toBe(false);
+  });
+
+  it('names the path and exits 5 when the models folder cannot be written', async () => {
+    const blocked = path.join(work, 'blocked');
+    fs.mkdirSync(blocked);
+    fs.writeFileSync(path.join(blocked, 'models'), 'a file, not a folder');
+    const r = await gooseherdWith(
+      { GOOSEHERD_DATA_DIR: blocked },
+      'model',
+      'pull',
+      'fixture-model',
+      '--json',
+    );
+    expect(r.code).toBe(5);
+    expect(lastJson(r.stdout)).toMatchObject({ ok: false, error: 'disk' });
+    expect(r.stderr).toMatch(/blocked\/models: cannot write: a file is in the way where a folder is needed/);
+  });
+
   it("verifies a file the catalogue has no checksum for against the server's X-Linked-Etag", async () => {
     const r = await gooseherd('model', 'pull', 'etag-model', '--json');
     expect(r.code).toBe(0);
@@ -235,7 +285,7 @@ describe('gooseherd model pull | list | rm', () => {
     expect(list.code).toBe(0);
     const rows: { name: string; pulled: unknown }[] = lastJson(list.stdout).models;
     const pulledNames = rows.filter((m) => m.pulled).map((m) => m.name);
-    expect(pulledNames.sort()).toEqual(['cut-model', 'etag-model', 'gated-model']);
+    expect(pulledNames.sort()).toEqual(['cut-model', 'etag-model', 'gated-model', 'stall-model']);
     expect(rows.map((m) => m.name)).toEqual(expect.arrayContaining(['rwkv7-g1-0.4b', 'rwkv7-world-2.9b']));
 
     const rm = await gooseherd('model', 'rm', 'cut-model');
@@ -243,7 +293,11 @@ describe('gooseherd model pull | list | rm', () => {
     expect(fs.existsSync(path.join(models, 'cut.pth'))).toBe(false);
     const after = await gooseherd('model', 'list', '--json');
     const stillPulled = lastJson(after.stdout).models.filter((m: { pulled: unknown }) => m.pulled);
-    expect(stillPulled.map((m: { name: string }) => m.name)).toEqual(['etag-model', 'gated-model']);
+    expect(stillPulled.map((m: { name: string }) => m.name)).toEqual([
+      'etag-model',
+      'gated-model',
+      'stall-model',
+    ]);
 
     const again = await gooseherd('model', 'rm', 'cut-model');
     expect(again.code).toBe(1);

@@ -266,7 +266,9 @@ function diskError(file: string, err: unknown): PullError {
         ? 'permission denied'
         : code === 'EROFS'
           ? 'read-only file system'
-          : (err as Error).message;
+          : code === 'EEXIST' || code === 'ENOTDIR'
+            ? 'a file is in the way where a folder is needed'
+            : (err as Error).message;
   return new PullError('disk', `${file}: cannot write: ${why}`);
 }
 
