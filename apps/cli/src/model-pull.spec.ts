@@ -156,6 +156,14 @@ function gooseherdWith(
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!);
 
 describe('gooseherd model pull | list | rm', () => {
+  it('prints help for each command', async () => {
+    for (const command of ['pull', 'list', 'rm']) {
+      const r = await gooseherd('model', command, '--help');
+      expect({ command, code: r.code }).toEqual({ command, code: 0 });
+      expect(r.stdout).toMatch(new RegExp(`Usage: gooseherd model ${command}`));
+    }
+  });
+
   it('pulls a model and its vocabulary, verified, into $GOOSEHERD_DATA_DIR/models', async () => {
     const r = await gooseherd('model', 'pull', 'fixture-model', '--json');
     expect(r.code).toBe(0);
