@@ -115,6 +115,26 @@ describe('loadModel', () => {
       }
     });
 
+    it('loads the trained byte-level model in training/models/gooseherd-tiny the same way', async () => {
+      const trained = path.resolve(
+        __dirname,
+        '../../../training/models/gooseherd-tiny/gooseherd-tiny-L8-C384.safetensors',
+      );
+      const m = await loadModel({
+        modelName: 'tiny',
+        dataDir: TEST_DATA_DIR,
+        cacheDir,
+        modelPath: trained,
+        threads: 1,
+      });
+      try {
+        expect(m.tokenizer).toBeInstanceOf(ByteTokenizer);
+        expect(m.describe).toMatch(/L8 C384 .*V320/);
+      } finally {
+        await m.engine.release();
+      }
+    });
+
     (dir ? it : it.skip)('refuses a World vocabulary larger than its rows, naming both sizes', async () => {
       await expect(
         loadModel({
