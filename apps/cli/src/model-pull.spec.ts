@@ -33,6 +33,7 @@ const files: Record<string, Buffer> = {
   '/test-org/weights/resolve/main/cut.pth': weights,
   '/test-org/weights/resolve/main/etag.pth': weights,
   '/test-org/weights/resolve/main/stall.pth': weights,
+  '/test-org/weights/resolve/main/twin.pth': weights,
   '/test-org/vocab/resolve/main/vocab.txt': vocab,
 };
 
@@ -76,6 +77,11 @@ const server = http.createServer((req, res) => {
     res.end(body.subarray(start));
     return;
   }
+  if (url.endsWith('/twin.pth')) {
+    // Answered slowly, so that two concurrent pulls overlap.
+    setTimeout(() => res.writeHead(200, { 'content-length': body.length }).end(body), 1000);
+    return;
+  }
   res.writeHead(200, { 'content-length': body.length, 'accept-ranges': 'bytes' });
   if (url.endsWith('/stall.pth')) {
     // Sends a third, then nothing: the client process is killed while it waits.
@@ -116,6 +122,7 @@ beforeAll(async () => {
         entry('missing-model', 'missing.pth', 'cd'.repeat(32)),
         { ...entry('gated-model', 'gated.pth'), repo: 'test-org/gated' },
         entry('stall-model', 'stall.pth', sha256(weights)),
+        entry('twin-model', 'twin.pth', sha256(weights)),
       ],
     }),
   );
@@ -221,6 +228,19 @@ describe('gooseherd model pull | list | rm', () => {
     expect(fs.existsSync(part)).toBe(false);
   });
 
+  it('downloads once when two processes pull the same model at the same time', async () => {
+    const [a, b] = await Promise.all([
+      gooseherd('model', 'pull', 'twin-model', '--json'),
+      gooseherd('model', 'pull', 'twin-model', '--json'),
+    ]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect([lastJson(a.stdout).downloaded, lastJson(b.stdout).downloaded].sort()).toEqual([false, true]);
+    expect(a.stderr + b.stderr).toMatch(/another process is pulling this file .*twin\.pth\.lock/);
+    expect(served.filter((s) => s.path.endsWith('/twin.pth'))).toHaveLength(1);
+    expect(fs.readFileSync(path.join(models, 'twin.pth')).equals(weights)).toBe(true);
+    expect(fs.existsSync(path.join(models, 'twin.pth.lock'))).toBe(false);
+  });
+
   it('names the path and exits 5 when the models folder cannot be written', async () => {
     const blocked = path.join(work, 'blocked');
     fs.mkdirSync(blocked);
@@ -293,7 +313,13 @@ describe('gooseherd model pull | list | rm', () => {
     expect(list.code).toBe(0);
     const rows: { name: string; pulled: unknown }[] = lastJson(list.stdout).models;
     const pulledNames = rows.filter((m) => m.pulled).map((m) => m.name);
-    expect(pulledNames.sort()).toEqual(['cut-model', 'etag-model', 'gated-model', 'stall-model']);
+    expect(pulledNames.sort()).toEqual([
+      'cut-model',
+      'etag-model',
+      'gated-model',
+      'stall-model',
+      'twin-model',
+    ]);
     expect(rows.map((m) => m.name)).toEqual(expect.arrayContaining(['rwkv7-g1-0.4b', 'rwkv7-world-2.9b']));
 
     const rm = await gooseherd('model', 'rm', 'cut-model');
@@ -305,6 +331,7 @@ describe('gooseherd model pull | list | rm', () => {
       'etag-model',
       'gated-model',
       'stall-model',
+      'twin-model',
     ]);
 
     const again = await gooseherd('model', 'rm', 'cut-model');

@@ -151,6 +151,10 @@ export function pullCommand(): Command {
               retries: flags.retries,
               force: flags.force,
               onProgress: progress.onProgress,
+              onLockWait: (lock) =>
+                process.stderr.write(
+                  `gooseherd: another process is pulling this file (${lock}); waiting for it\n`,
+                ),
               onRetry: (attempt, reason, ms) => {
                 progress.stop();
                 process.stderr.write(`gooseherd: ${reason}; retry ${attempt}/${flags.retries} in ${ms} ms\n`);

@@ -77,11 +77,7 @@ export async function downloadFile(
   const part = `${dest}.part`;
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  try {
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-  } catch (err) {
-    throw diskError(path.dirname(dest), err);
-  }
+  ensureDir(path.dirname(dest));
 
   let expectedSha = source.sha256?.toLowerCase();
   let verifiedBy: Verification = expectedSha ? 'catalogue' : 'first-use';
@@ -168,6 +164,15 @@ export async function downloadFile(
 }
 
 class Retryable extends Error {}
+
+/** mkdir -p, failing with a PullError of kind `disk` that names the folder. */
+export function ensureDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw diskError(dir, err);
+  }
+}
 
 /** Redirects followed per request (Hugging Face: one, from `resolve/main` to its CDN). */
 const MAX_REDIRECTS = 5;

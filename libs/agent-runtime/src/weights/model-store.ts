@@ -6,8 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findCatalogueModel, loadCatalogue, type CatalogueFile, type CatalogueModel } from './catalogue.js';
+import { withFileLock } from './file-lock.js';
 import {
   downloadFile,
+  ensureDir,
   PullError,
   type DownloadOptions,
   type DownloadResult,
@@ -74,6 +76,8 @@ export interface PullOptions extends DownloadOptions {
   readonly catalogue?: CatalogueModel[];
   /** Download again even when the files are present. */
   readonly force?: boolean;
+  /** Told when another process holds the file's lock and this one waits for it. */
+  readonly onLockWait?: (lock: string) => void;
 }
 
 export interface PullOutcome extends PulledModel {
@@ -84,46 +88,62 @@ export interface PullOutcome extends PulledModel {
 /** Downloads the model (and its vocabulary) unless already pulled; returns the files. */
 export async function pullModel(name: string, opts: PullOptions): Promise<PullOutcome> {
   const entry = findCatalogueModel(name, opts.catalogue ?? loadCatalogue());
-  const existing = findPulled(opts.dataDir, name);
-  if (existing && !opts.force && existing.record.file === entry.file) {
-    return { ...existing, downloaded: false };
-  }
+  const current = (): PulledModel | undefined => {
+    const found = findPulled(opts.dataDir, name);
+    return found && !opts.force && found.record.file === entry.file ? found : undefined;
+  };
+  const existing = current();
+  if (existing) return { ...existing, downloaded: false };
   const dir = modelsDir(opts.dataDir);
-  let vocab: Pick<DownloadResult, 'path' | 'sha256'> | null;
-  let weights: DownloadResult;
   try {
-    vocab = entry.vocab ? await ensureVocab(entry.vocab, dir, opts) : null;
-    weights = await downloadFile(entry, path.join(dir, entry.file), opts);
+    ensureDir(dir);
+    // Another process sharing this folder may be pulling the same file: wait for it, then use its result.
+    return await withFileLock(
+      path.join(dir, entry.file),
+      async () => {
+        const meanwhile = current();
+        if (meanwhile) return { ...meanwhile, downloaded: false };
+        const vocab = entry.vocab ? await ensureVocab(entry.vocab, dir, opts) : null;
+        const weights = await downloadFile(entry, path.join(dir, entry.file), opts);
+        const record: PulledRecord = {
+          name,
+          file: entry.file,
+          bytes: weights.bytes,
+          sha256: weights.sha256,
+          verifiedBy: weights.verifiedBy,
+          url: weights.url,
+          pulledAt: new Date().toISOString(),
+          vocab: vocab ? { file: path.basename(vocab.path), sha256: vocab.sha256 } : null,
+        };
+        const target = recordPath(opts.dataDir, entry.file);
+        fs.writeFileSync(`${target}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+        fs.renameSync(`${target}.tmp`, target);
+        return { record, modelPath: weights.path, vocabPath: vocab?.path, downloaded: true };
+      },
+      opts.onLockWait,
+    );
   } catch (err) {
     // Name the model the user asked for; the message below it names the file and URL.
     if (err instanceof PullError) throw new PullError(err.kind, `model ${name}: ${err.message}`);
     throw err;
   }
-  const record: PulledRecord = {
-    name,
-    file: entry.file,
-    bytes: weights.bytes,
-    sha256: weights.sha256,
-    verifiedBy: weights.verifiedBy,
-    url: weights.url,
-    pulledAt: new Date().toISOString(),
-    vocab: vocab ? { file: path.basename(vocab.path), sha256: vocab.sha256 } : null,
-  };
-  const target = recordPath(opts.dataDir, entry.file);
-  fs.writeFileSync(`${target}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
-  fs.renameSync(`${target}.tmp`, target);
-  return { record, modelPath: weights.path, vocabPath: vocab?.path, downloaded: true };
 }
 
 /** The vocabulary is shared by many models: download it only when missing (its digest is pinned). */
 async function ensureVocab(
   vocab: CatalogueFile,
   dir: string,
-  opts: DownloadOptions,
+  opts: PullOptions,
 ): Promise<Pick<DownloadResult, 'path' | 'sha256'>> {
   const dest = path.join(dir, vocab.file);
-  if (fs.existsSync(dest) && vocab.sha256) return { path: dest, sha256: vocab.sha256 };
-  return downloadFile(vocab, dest, opts);
+  return withFileLock(
+    dest,
+    async () => {
+      if (fs.existsSync(dest) && vocab.sha256) return { path: dest, sha256: vocab.sha256 };
+      return downloadFile(vocab, dest, opts);
+    },
+    opts.onLockWait,
+  );
 }
 
 /** Removes a pulled model's weights and record (the shared vocabulary stays); false when not pulled. */
