@@ -34,6 +34,7 @@ const files: Record<string, Buffer> = {
   '/test-org/weights/resolve/main/etag.pth': weights,
   '/test-org/weights/resolve/main/stall.pth': weights,
   '/test-org/weights/resolve/main/twin.pth': weights,
+  '/test-org/weights/resolve/main/norange.pth': weights,
   '/test-org/vocab/resolve/main/vocab.txt': vocab,
 };
 
@@ -66,7 +67,8 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (url.endsWith('/etag.pth')) res.setHeader('x-linked-etag', `"${sha256(body)}"`);
-  const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  // norange.pth: a server (or mirror) that ignores Range and always sends the whole file.
+  const match = url.endsWith('/norange.pth') ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   if (match) {
     const start = Number(match[1]);
     entry.status = 206;
@@ -123,6 +125,7 @@ beforeAll(async () => {
         { ...entry('gated-model', 'gated.pth'), repo: 'test-org/gated' },
         entry('stall-model', 'stall.pth', sha256(weights)),
         entry('twin-model', 'twin.pth', sha256(weights)),
+        entry('norange-model', 'norange.pth', sha256(weights)),
       ],
     }),
   );
@@ -228,6 +231,16 @@ describe('gooseherd model pull | list | rm', () => {
     expect(fs.existsSync(part)).toBe(false);
   });
 
+  it('starts from zero when the server ignores the Range of a resume (200, not 206)', async () => {
+    fs.writeFileSync(path.join(models, 'norange.pth.part'), randomBytes(1000));
+    const r = await gooseherd('model', 'pull', 'norange-model');
+    expect(r.code).toBe(0);
+    expect(served.filter((s) => s.path.endsWith('/norange.pth')).map((q) => [q.status, q.range])).toEqual([
+      [200, 'bytes=1000-'],
+    ]);
+    expect(fs.readFileSync(path.join(models, 'norange.pth')).equals(weights)).toBe(true);
+  });
+
   it('downloads once when two processes pull the same model at the same time', async () => {
     const [a, b] = await Promise.all([
       gooseherd('model', 'pull', 'twin-model', '--json'),
@@ -317,6 +330,7 @@ describe('gooseherd model pull | list | rm', () => {
       'cut-model',
       'etag-model',
       'gated-model',
+      'norange-model',
       'stall-model',
       'twin-model',
     ]);
@@ -332,6 +346,7 @@ describe('gooseherd model pull | list | rm', () => {
       'gated-model',
       'stall-model',
       'twin-model',
+      'norange-model',
     ]);
 
     const again = await gooseherd('model', 'rm', 'cut-model');
