@@ -5,7 +5,7 @@
 // builds them) and needs no build of its own.
 'use strict';
 
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -14,6 +14,8 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const API_MAIN = path.join(ROOT, 'apps/api/dist/main.js');
 const WORKER_MAIN = path.join(ROOT, 'apps/worker/dist/main.js');
+const CLI_BIN = path.join(ROOT, 'apps/cli/bin/gooseherd.js');
+const CLI_MAIN = path.join(ROOT, 'apps/cli/dist/main.js');
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const PORT = Number(process.env.PORT || 8080);
@@ -132,6 +134,22 @@ async function main() {
         `${path.relative(ROOT, file)} is missing: build first (npm ci, or npm run build); the ${name} is needed`,
       );
       process.exit(1);
+    }
+  }
+
+  // GOOSEHERD_MODEL: pull the weights before anything starts, in the foreground, so the download shows its
+  // progress bar on this terminal (and Ctrl-C stops it; a later start resumes). The worker would pull too,
+  // but only with log lines. Already pulled: the CLI returns at once.
+  const catalogueModel = process.env.GOOSEHERD_MODEL;
+  if (catalogueModel && fs.existsSync(CLI_MAIN)) {
+    log(`GOOSEHERD_MODEL=${catalogueModel}: making sure it is pulled`);
+    const pull = spawnSync(process.execPath, [CLI_BIN, 'model', 'pull', catalogueModel], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    if (pull.status !== 0) {
+      fail(`could not pull ${catalogueModel} (see above); nothing was started`);
+      process.exit(pull.status ?? 1);
     }
   }
 

@@ -3,16 +3,22 @@ import { benchCommand } from './commands/model-bench.js';
 import { evalCommand } from './commands/model-eval.js';
 import { generateCommand } from './commands/model-generate.js';
 import { inspectCommand } from './commands/model-inspect.js';
+import { listCommand, pullCommand, rmCommand } from './commands/model-store.js';
 import { tokenizeCommand } from './commands/model-tokenize.js';
 
 export function buildProgram(): Command {
   const model = new Command('model')
-    .description('inspect, evaluate, tokenize, generate and benchmark RWKV-7 models')
+    .description(
+      'inspect, evaluate, tokenize, generate and benchmark RWKV-7 models; pull, list and remove official weights',
+    )
     .addCommand(inspectCommand())
     .addCommand(evalCommand())
     .addCommand(tokenizeCommand())
     .addCommand(generateCommand())
-    .addCommand(benchCommand());
+    .addCommand(benchCommand())
+    .addCommand(pullCommand())
+    .addCommand(listCommand())
+    .addCommand(rmCommand());
   return new Command('gooseherd')
     .description('Gooseherd: long-running agents on RWKV-7 recurrent language models')
     .version('0.1.0')

@@ -101,7 +101,21 @@ class MetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
       inject: [ENV, LOGGER],
       useFactory: async (env: Env, log: Logger): Promise<LoadedModel> => {
         const started = Date.now();
+        let logged = -1;
         const model = await loadModel({
+          // GOOSEHERD_MODEL: pulled on first start (npm start pulls it first, with a progress bar).
+          catalogueModel: env.GOOSEHERD_MODEL,
+          pull: {
+            endpoint: env.GOOSEHERD_HF_ENDPOINT,
+            token: env.GOOSEHERD_HF_TOKEN,
+            onProgress: (p) => {
+              const tenth = p.total ? Math.floor((10 * p.received) / p.total) : -1;
+              if (tenth !== logged)
+                log.info({ file: p.file, received: p.received, total: p.total }, 'pulling model');
+              logged = tenth;
+            },
+            onRetry: (attempt, reason, ms) => log.warn({ attempt, reason, ms }, 'model pull retry'),
+          },
           modelPath: env.GOOSEHERD_MODEL_PATH,
           vocabPath: env.GOOSEHERD_VOCAB_PATH,
           modelName: env.GOOSEHERD_MODEL_NAME,

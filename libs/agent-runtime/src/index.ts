@@ -7,3 +7,4 @@ export * from './task-generation.js';
 export * from './numeric-health.js';
 export * from './agent-turn.js';
 export * from './tool-dialect.js';
+export * from './weights/index.js';

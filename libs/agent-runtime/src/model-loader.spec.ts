@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomCheckpoint, writeSafetensors } from '@gooseherd/engine';
 import { embeddedModelPath, loadModel } from './model-loader.js';
+import { ByteTokenizer } from './text-tokenizer.js';
 import { fixtureDir, TEST_DATA_DIR } from './testing/test-model.js';
 
 const cacheDir = path.join(TEST_DATA_DIR, 'cache');
@@ -44,9 +46,11 @@ describe('loadModel', () => {
   });
 
   it('names the missing variable or file when a model path is given without its vocabulary', async () => {
-    const modelPath = __filename; // any existing file: the vocabulary is checked first
+    const modelPath = __filename; // any existing file that is no checkpoint
+    // The checkpoint's shape now decides whether a vocabulary is needed (see the byte-level test below), so a
+    // file that is no checkpoint is named as such; a World-sized one without a vocabulary is tested below.
     await expect(loadModel({ modelName: 'm', dataDir: TEST_DATA_DIR, modelPath })).rejects.toThrow(
-      /GOOSEHERD_VOCAB_PATH is not set/,
+      /GOOSEHERD_MODEL_PATH=.*model-loader\.spec\.ts: cannot load as an RWKV-7 checkpoint/,
     );
     await expect(
       loadModel({ modelName: 'm', dataDir: TEST_DATA_DIR, modelPath, vocabPath: '/nonexistent/vocab.txt' }),
@@ -72,4 +76,74 @@ describe('loadModel', () => {
       await m.engine.release();
     },
   );
+
+  (dir ? it : it.skip)('still requires the World vocabulary for a checkpoint with 65,536 rows', async () => {
+    await expect(
+      loadModel({
+        modelName: 'm',
+        dataDir: TEST_DATA_DIR,
+        modelPath: path.join(dir!, 'rwkv7-tiny-A.safetensors'),
+      }),
+    ).rejects.toThrow(/GOOSEHERD_VOCAB_PATH is not set: the model .* has 65536 embedding rows/);
+  });
+
+  describe('a byte-level checkpoint (fewer than 65,536 embedding rows)', () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gooseherd-bytes-'));
+    const modelPath = path.join(work, 'byte-model.safetensors');
+    beforeAll(async () => {
+      // The shape of training/models/gooseherd-tiny (byte vocabulary padded to 320 rows), smaller.
+      await writeSafetensors(randomCheckpoint({ nLayer: 2, nEmbd: 128, vocabSize: 320 }, 3), modelPath);
+    });
+    afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+    it('loads without a vocabulary file, with the byte tokenizer, banning the padding ids', async () => {
+      const m = await loadModel({
+        modelName: 'bytes',
+        dataDir: TEST_DATA_DIR,
+        cacheDir,
+        modelPath,
+        threads: 1,
+      });
+      try {
+        expect(m.tokenizer).toBeInstanceOf(ByteTokenizer);
+        expect(m.bannedTokens).toEqual(Array.from({ length: 320 - 257 }, (_, i) => 257 + i));
+        expect(m.describe).toMatch(/byte tokenizer/);
+        const out = await m.engine.step(m.tokenizer.encode('h'), m.engine.zeroState());
+        expect(out.logits.length).toBe(320);
+      } finally {
+        await m.engine.release();
+      }
+    });
+
+    it('loads the trained byte-level model in training/models/gooseherd-tiny the same way', async () => {
+      const trained = path.resolve(
+        __dirname,
+        '../../../training/models/gooseherd-tiny/gooseherd-tiny-L8-C384.safetensors',
+      );
+      const m = await loadModel({
+        modelName: 'tiny',
+        dataDir: TEST_DATA_DIR,
+        cacheDir,
+        modelPath: trained,
+        threads: 1,
+      });
+      try {
+        expect(m.tokenizer).toBeInstanceOf(ByteTokenizer);
+        expect(m.describe).toMatch(/L8 C384 .*V320/);
+      } finally {
+        await m.engine.release();
+      }
+    });
+
+    (dir ? it : it.skip)('refuses a World vocabulary larger than its rows, naming both sizes', async () => {
+      await expect(
+        loadModel({
+          modelName: 'bytes',
+          dataDir: TEST_DATA_DIR,
+          modelPath,
+          vocabPath: path.join(dir!, 'rwkv_vocab_v20230424.txt'),
+        }),
+      ).rejects.toThrow(/GOOSEHERD_VOCAB_PATH=.* has 65530 ids but the model .* only 320 embedding rows/);
+    });
+  });
 });

@@ -17,11 +17,28 @@ import {
   type WeightDType,
 } from '@gooseherd/engine';
 import { ByteTokenizer, WorldTextTokenizer, type TextTokenizer } from './text-tokenizer.js';
+import { findPulled, pullModel, type PullOptions } from './weights/model-store.js';
+
+/**
+ * A checkpoint with fewer embedding rows than this was trained on bytes (256 + end-of-text, padded), not on
+ * the World vocabulary (65,536 ids): it is served with the byte tokenizer when no vocabulary file is given.
+ */
+export const WORLD_VOCAB_ROWS = 65_536;
 
 export interface LoadModelOptions {
+  /**
+   * A catalogue name (GOOSEHERD_MODEL), e.g. `rwkv7-g1-0.4b`: pulled into `${dataDir}/models` when missing,
+   * then served with its vocabulary. Takes precedence over modelPath.
+   */
+  readonly catalogueModel?: string;
+  /** Endpoint, token, progress and retry settings for that pull. */
+  readonly pull?: Omit<PullOptions, 'dataDir'>;
   /** A `.pth` / `.safetensors` RWKV-7 checkpoint (GOOSEHERD_MODEL_PATH); absent = the embedded model. */
   readonly modelPath?: string;
-  /** The World vocabulary file (GOOSEHERD_VOCAB_PATH); required with modelPath. */
+  /**
+   * The World vocabulary file (GOOSEHERD_VOCAB_PATH). Required with a World-sized modelPath; without it a
+   * checkpoint with fewer than 65,536 embedding rows is served with the byte tokenizer.
+   */
   readonly vocabPath?: string;
   readonly modelName: string;
   /** The embedded model is written under `${dataDir}/models`; graphs are cached under `${dataDir}/cache`. */
@@ -66,9 +83,11 @@ export function embeddedModelPath(dataDir: string): string {
 }
 
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
-  const { ckpt, tokenizer, origin } = opts.modelPath
-    ? await openCheckpointFile(opts.modelPath, opts.vocabPath)
-    : await openEmbeddedModel(opts.dataDir);
+  const { ckpt, tokenizer, origin } = opts.catalogueModel
+    ? await openCatalogueModel(opts.catalogueModel, opts)
+    : opts.modelPath
+      ? await openCheckpointFile(opts.modelPath, opts.vocabPath)
+      : await openEmbeddedModel(opts.dataDir);
 
   const modelVocab = ckpt.config.vocabSize;
   if (tokenizer.vocabSize > modelVocab) {
@@ -102,20 +121,49 @@ interface OpenedCheckpoint {
   readonly origin: string;
 }
 
+/** GOOSEHERD_MODEL: the pulled files, downloading them first when this data folder has none. */
+async function openCatalogueModel(name: string, opts: LoadModelOptions): Promise<OpenedCheckpoint> {
+  const pulled =
+    findPulled(opts.dataDir, name) ?? (await pullModel(name, { ...opts.pull, dataDir: opts.dataDir }));
+  const opened = await openCheckpointFile(pulled.modelPath, pulled.vocabPath, 'GOOSEHERD_MODEL');
+  return { ...opened, origin: `${name} from ${pulled.modelPath}` };
+}
+
 async function openCheckpointFile(
   modelPath: string,
   vocabPath: string | undefined,
+  variable = 'GOOSEHERD_MODEL_PATH',
 ): Promise<OpenedCheckpoint> {
-  if (!fs.existsSync(modelPath)) throw new Error(`GOOSEHERD_MODEL_PATH=${modelPath}: no such file`);
-  if (!vocabPath) {
+  if (!fs.existsSync(modelPath)) throw new Error(`${variable}=${modelPath}: no such file`);
+  if (vocabPath && !fs.existsSync(vocabPath))
+    throw new Error(`GOOSEHERD_VOCAB_PATH=${vocabPath}: no such file`);
+  let ckpt: Rwkv7Checkpoint;
+  try {
+    ckpt = await loadCheckpoint(modelPath);
+  } catch (err) {
     throw new Error(
-      `GOOSEHERD_VOCAB_PATH is not set: the model ${modelPath} needs the RWKV World vocabulary file ` +
-        '(rwkv_vocab_v20230424.txt)',
+      `${variable}=${modelPath}: cannot load as an RWKV-7 checkpoint: ${(err as Error).message}`,
     );
   }
-  if (!fs.existsSync(vocabPath)) throw new Error(`GOOSEHERD_VOCAB_PATH=${vocabPath}: no such file`);
+  const rows = ckpt.config.vocabSize;
+  const origin = `from ${modelPath}`;
+  if (!vocabPath) {
+    // The embedding's row count tells which tokenizer the checkpoint was trained with.
+    if (rows < WORLD_VOCAB_ROWS)
+      return { ckpt, tokenizer: new ByteTokenizer(), origin: `${origin} (byte tokenizer)` };
+    throw new Error(
+      `GOOSEHERD_VOCAB_PATH is not set: the model ${modelPath} has ${rows} embedding rows and needs the RWKV World ` +
+        'vocabulary file (rwkv_vocab_v20230424.txt)',
+    );
+  }
   const tokenizer = WorldTextTokenizer.fromFile(vocabPath);
-  return { ckpt: await loadCheckpoint(modelPath), tokenizer, origin: `from ${modelPath}` };
+  if (tokenizer.vocabSize > rows) {
+    throw new Error(
+      `GOOSEHERD_VOCAB_PATH=${vocabPath} has ${tokenizer.vocabSize} ids but the model ${modelPath} only ${rows} ` +
+        'embedding rows: a byte-level checkpoint needs no vocabulary (unset GOOSEHERD_VOCAB_PATH), otherwise the wrong file',
+    );
+  }
+  return { ckpt, tokenizer, origin };
 }
 
 async function openEmbeddedModel(dataDir: string): Promise<OpenedCheckpoint> {

@@ -40,11 +40,25 @@ export const EnvSchema = z.object({
   GOOSEHERD_LEASE_MS: int(500, 600_000).default(10_000),
   /** How long SIGTERM may take: the worker checkpoints its agents and exits within this. */
   GOOSEHERD_DRAIN_MS: int(100, 600_000).default(10_000),
+  /**
+   * A catalogue name (`gooseherd model list`), e.g. rwkv7-g1-0.4b: pulled into GOOSEHERD_DATA_DIR/models on
+   * first start and served with its vocabulary; also the default GOOSEHERD_MODEL_NAME. Overrides GOOSEHERD_MODEL_PATH.
+   */
+  GOOSEHERD_MODEL: z
+    .string()
+    .regex(/^[\w.-]{1,128}$/, 'expected a catalogue name such as rwkv7-g1-0.4b')
+    .optional(),
+  /** Hugging Face endpoint (or a mirror) that model pulls download from. */
+  GOOSEHERD_HF_ENDPOINT: z.url().default('https://huggingface.co'),
+  /** Token for gated repositories, sent as `Authorization: Bearer`. */
+  GOOSEHERD_HF_TOKEN: z.string().min(1).max(512).optional(),
+  /** A JSON file of catalogue entries added to (or replacing) the built-in ones; see apps/cli/README.md. */
+  GOOSEHERD_MODEL_CATALOGUE: z.string().optional(),
   /** Model served by default; a .pth/.safetensors RWKV-7 checkpoint. Unset: the embedded random model. */
   GOOSEHERD_MODEL_PATH: z.string().optional(),
   /** World tokenizer vocabulary (rwkv_vocab_v20230424.txt) for GOOSEHERD_MODEL_PATH. */
   GOOSEHERD_VOCAB_PATH: z.string().optional(),
-  /** Name clients use for the model (`model` in POST /v1/agents). */
+  /** Name clients use for the model (`model` in POST /v1/agents); when unset, GOOSEHERD_MODEL if that is set. */
   GOOSEHERD_MODEL_NAME: z.string().min(1).max(128).default('rwkv7-embedded-random'),
   /** Where the embedded default model is generated and graphs are cached. */
   GOOSEHERD_DATA_DIR: z.string().default(`${os.homedir()}/.cache/gooseherd`),
@@ -75,6 +89,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  // A pulled catalogue model is known by its catalogue name unless a name is set explicitly.
+  if (result.data.GOOSEHERD_MODEL && !source.GOOSEHERD_MODEL_NAME) {
+    return { ...result.data, GOOSEHERD_MODEL_NAME: result.data.GOOSEHERD_MODEL };
   }
   return result.data;
 }

@@ -79,6 +79,19 @@ describe('environment', () => {
     ]);
     expect(() => loadEnv({ GOOSEHERD_API_KEYS: 'alice:short' })).toThrow(/GOOSEHERD_API_KEYS/);
   });
+
+  it('names the model after GOOSEHERD_MODEL unless GOOSEHERD_MODEL_NAME is set', () => {
+    expect(loadEnv({}).GOOSEHERD_MODEL_NAME).toBe('rwkv7-embedded-random');
+    expect(loadEnv({ GOOSEHERD_MODEL: 'rwkv7-g1-0.4b' }).GOOSEHERD_MODEL_NAME).toBe('rwkv7-g1-0.4b');
+    expect(
+      loadEnv({ GOOSEHERD_MODEL: 'rwkv7-g1-0.4b', GOOSEHERD_MODEL_NAME: 'g1' }).GOOSEHERD_MODEL_NAME,
+    ).toBe('g1');
+    expect(loadEnv({}).GOOSEHERD_HF_ENDPOINT).toBe('https://huggingface.co');
+    expect(() => loadEnv({ GOOSEHERD_MODEL: '../etc/passwd' })).toThrow(
+      /GOOSEHERD_MODEL: expected a catalogue name/,
+    );
+    expect(() => loadEnv({ GOOSEHERD_HF_ENDPOINT: 'not a url' })).toThrow(/GOOSEHERD_HF_ENDPOINT/);
+  });
 });
 
 describe('input limits count UTF-8 bytes', () => {

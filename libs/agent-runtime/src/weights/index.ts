@@ -1,0 +1,3 @@
+export * from './catalogue.js';
+export * from './hf-download.js';
+export * from './model-store.js';
