@@ -1,3 +1,4 @@
+import { Keys } from '@gooseherd/store';
 import { describeExchange, rawRequest, useCluster, type RawResponse } from '@gooseherd/test-kit';
 import { survivalProblems } from './support/api-process';
 import { Bystander, clientFor } from './support/bystander';
@@ -66,7 +67,7 @@ describe('per-key rate limit under a request flood', () => {
     lastRefusal = byStatus.get(429)!.at(-1);
 
     // Refused requests had no effect: alice holds exactly the agents that were answered 201.
-    expect(await c.redis.redis().zcard(`${c.settings.prefix}:tenant:alice:agents`)).toBe(created);
+    expect(await c.redis.redis().zcard(new Keys(c.settings.prefix).tenantAgents('alice'))).toBe(created);
 
     // Her WebSocket is not rate-limited REST: it still answers.
     aliceSocket.send({ type: 'ping' });

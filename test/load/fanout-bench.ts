@@ -9,6 +9,7 @@
  */
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
+import { Keys } from '@gooseherd/store';
 import { exactLengthTask, GooseherdCluster, sleep, waitFor } from '@gooseherd/test-kit';
 
 const { values: args } = parseArgs({
@@ -39,7 +40,7 @@ async function taskState(
 ): Promise<{ status: string; tokensOut: number }> {
   const [status, tokensOut] = await cluster.redis
     .redis()
-    .hmget(`${cluster.settings.prefix}:task:${taskId}`, 'status', 'tokensOut');
+    .hmget(new Keys(cluster.settings.prefix).task(taskId), 'status', 'tokensOut');
   return { status: status ?? '', tokensOut: Number(tokensOut ?? 0) };
 }
 
