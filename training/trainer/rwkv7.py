@@ -1,6 +1,6 @@
 """RWKV-7 "x070" in PyTorch, computing exactly what engine/src/graph/rwkv7-graph.ts computes.
 
-Parameter names, shapes and layouts are the official BlinkDL ones (see /work/shared/fixtures/rwkv7/README.md):
+Parameter names, shapes and layouts are the official BlinkDL ones (see the RWKV-7 fixtures README, ../shared/fixtures/rwkv7/README.md beside the repository):
 Linear weights are [out, in] applied as x @ W.T, LoRA matrices [in, out] applied as x @ W, per-channel vectors
 [1, 1, C]. So export is a plain state_dict in bf16.
 

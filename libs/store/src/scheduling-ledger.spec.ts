@@ -1,33 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { AgentSegmentJob } from '@gooseherd/contracts';
 import { withScripts } from './lua/scripts.js';
 import { RedisStore } from './redis-store.js';
 import { LISTING_GRACE_MS, MAX_LISTING_AGE_MS } from './scheduling-ledger.js';
 import { WorkerStore } from './worker-store.js';
+import { useSharedRedisStores } from './testing/shared-redis-stores.js';
 
 // The scheduling ledger lives in its own slot, beside the agents' scripts: every active agent must stay listed
 // (or a lost enqueue would never be repaired), and idle agents' listings must go (or the reconciler's work grows
 // with every agent ever used).
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `ghtest-ledger-${randomBytes(4).toString('hex')}`;
-const options = { prefix, taskTtlSeconds: 3600 };
+const stores = useSharedRedisStores('ledger');
 let redis: Redis;
 let api: RedisStore;
 let worker: WorkerStore;
-
-beforeAll(() => {
-  redis = new Redis(REDIS_URL);
-  api = new RedisStore(redis, options);
-  worker = new WorkerStore(redis, options);
-});
-
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
-});
+beforeAll(() => ({ redis, api, worker } = stores));
 
 async function scheduled(agentId: string): Promise<AgentSegmentJob[]> {
   const jobs: AgentSegmentJob[] = [];

@@ -1,30 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { TaskEvent } from '@gooseherd/contracts';
 import { RedisStore } from './redis-store.js';
 import { WorkerStore } from './worker-store.js';
+import { useSharedRedisStores } from './testing/shared-redis-stores.js';
 
 // A batch of tokens is one stream entry in Redis, but clients see one event per token: resuming after any token,
 // also one inside a batch, gives exactly the events after it, and reads limited by a count cut inside a batch.
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `ghtest-batches-${randomBytes(4).toString('hex')}`;
-const options = { prefix, taskTtlSeconds: 3600 };
+const stores = useSharedRedisStores('batches');
 let redis: Redis;
 let api: RedisStore;
 let worker: WorkerStore;
-
-beforeAll(() => {
-  redis = new Redis(REDIS_URL);
-  api = new RedisStore(redis, options);
-  worker = new WorkerStore(redis, options);
-});
-
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
-});
+beforeAll(() => ({ redis, api, worker } = stores));
 
 const words = ['Ga', 'ggle', ', ', 'goo', 'se', '!', ' \u2028"q"\\', '€'];
 

@@ -1,29 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { TaskEvent } from '@gooseherd/contracts';
 import { AgentLimitError } from './api-store.js';
 import { RedisEventFeed } from './redis-event-feed.js';
 import { RedisStore } from './redis-store.js';
 import { WorkerStore } from './worker-store.js';
+import { useSharedRedisStores } from './testing/shared-redis-stores.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `ghtest-store-${randomBytes(4).toString('hex')}`;
-const options = { prefix, taskTtlSeconds: 3600 };
+const stores = useSharedRedisStores('store');
+const { prefix } = stores;
 let redis: Redis;
 let api: RedisStore;
 let worker: WorkerStore;
-
-beforeAll(() => {
-  redis = new Redis(REDIS_URL);
-  api = new RedisStore(redis, options);
-  worker = new WorkerStore(redis, options);
-});
-
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
-});
+beforeAll(() => ({ redis, api, worker } = stores));
 
 async function runningSegment(tenant = 'alice') {
   const agent = await api.createAgent(tenant, { model: 'm' }, 10);
@@ -224,7 +212,7 @@ describe('WorkerStore', () => {
 
 describe('RedisEventFeed', () => {
   it('replays after a cursor, then streams live, without gaps or duplicates', async () => {
-    const sub = new Redis(REDIS_URL);
+    const sub = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     const feed = new RedisEventFeed(sub, redis, { prefix, pollMs: 60_000 });
     try {
       const { lease } = await runningSegment();
